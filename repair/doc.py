@@ -1,0 +1,152 @@
+"""The typed records that cross the boundary between `repair` and its callers.
+
+Every offset is a character offset into the caller's original text (Python ``str`` indices), so
+``text[span.start:span.end]`` is always the thing the record describes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+RenderFormat = Literal["terminal", "html", "json", "unified", "side-by-side"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A word or phrase the detector suspects of being a thesaurus substitution."""
+
+    start: int
+    end: int
+    score: float
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of the input with its spin score (0..1) and its suspicious spans."""
+
+    start: int
+    end: int
+    text: str
+    score: float
+    flagged: bool
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A minimal replacement: ``before`` is ``input[start:end]``, ``after`` replaces it (ERRANT-style)."""
+
+    start: int
+    end: int
+    before: str
+    after: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a result was computed, so that two numbers can be compared honestly (cf. sacrebleu)."""
+
+    detector: str
+    restorer: str | None
+    threshold: float
+    version: str
+
+    def __str__(self) -> str:
+        parts = [f"repair:{self.version}", f"detector:{self.detector}", f"threshold:{self.threshold:g}"]
+        if self.restorer:
+            parts.insert(2, f"restorer:{self.restorer}")
+        return "|".join(parts)
+
+
+class _Outcome:
+    """What a check and a fix have in common: scores, the JSON shape, rendering."""
+
+    text: str
+    original: str
+    sentences: list[Sentence]
+    edits: list[Edit]
+    signature: Signature
+
+    @property
+    def score(self) -> float:
+        """Document spin score (see :func:`document_score`)."""
+        return document_score([s.score for s in self.sentences])
+
+    @property
+    def flagged(self) -> list[Sentence]:
+        return [s for s in self.sentences if s.flagged]
+
+    def to_dict(self) -> dict:
+        """The JSON shape of ``--format json``: text, sentences, edits (offsets into the input)."""
+        return {
+            "text": self.text,
+            "sentences": [_sentence_dict(s) for s in self.sentences],
+            "edits": [asdict(e) for e in self.edits],
+        }
+
+    def render(self, fmt: RenderFormat = "terminal", **kwargs) -> str:
+        from .diff import render
+
+        return render(self, fmt, **kwargs)
+
+
+@dataclass(frozen=True)
+class Report(_Outcome):
+    """Detection only (``Repairer.check``): ``text`` is the input text."""
+
+    text: str
+    sentences: list[Sentence]
+    signature: Signature
+
+    @property
+    def original(self) -> str:  # type: ignore[override]
+        return self.text
+
+    @property
+    def edits(self) -> list[Edit]:  # type: ignore[override]
+        return []
+
+
+@dataclass(frozen=True)
+class Result(_Outcome):
+    """Detection plus restoration (``Repairer.fix``): ``text`` is the restored text, ``original`` the
+    input, and every edit's offsets point into ``original``."""
+
+    original: str
+    text: str
+    sentences: list[Sentence]
+    edits: list[Edit]
+    signature: Signature
+
+
+def _sentence_dict(s: Sentence) -> dict:
+    return {
+        "start": s.start,
+        "end": s.end,
+        "score": round(s.score, 4),
+        "flagged": s.flagged,
+        "spans": [{"start": p.start, "end": p.end, "score": round(p.score, 4)} for p in s.spans],
+    }
+
+
+def document_score(sentence_scores: list[float], top: int = 3) -> float:
+    """Mean of the ``top`` highest sentence scores: one odd sentence in a long clean article stays low,
+    while an article whose worst sentences are all spun scores high."""
+    if not sentence_scores:
+        return 0.0
+    worst = sorted(sentence_scores, reverse=True)[:top]
+    return sum(worst) / len(worst)
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Apply non-overlapping edits (offsets into ``text``) and return the new text."""
+    out, pos = [], 0
+    for e in sorted(edits, key=lambda e: e.start):
+        if e.start < pos or text[e.start:e.end] != e.before:
+            raise ValueError(f"edit does not match the text or overlaps another: {e}")
+        out += [text[pos:e.start], e.after]
+        pos = e.end
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,60 @@
+"""Restoration: propose minimal edits that give back the words the author wrote.
+
+Restoration v0 (``lexicon-lm-v0``) needs no training: for every lexicon site of a flagged sentence
+it rescores the sentence with the top candidate originals and keeps a replacement only when the
+language model prefers it by a clear margin. The margin is what keeps clean text alone: an
+ordinary sentence has no alternative that is much more likely than what is written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from .detect import LMLexiconDetector, sigmoid
+from .doc import Edit, Span
+
+
+@dataclass(frozen=True)
+class LocalEdit:
+    """An edit inside one sentence: offsets into the sentence text."""
+
+    start: int
+    end: int
+    before: str
+    after: str
+    confidence: float
+
+    def shifted(self, by: int) -> Edit:
+        return Edit(self.start + by, self.end + by, self.before, self.after, self.confidence)
+
+
+class Restorer(Protocol):
+    name: str
+
+    def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]: ...
+
+
+class LexiconLMRestorer:
+    """Restoration v0: lexicon candidates chosen by SmolLM2 likelihood with a conservative margin."""
+
+    name = "lexicon-lm-v0"
+
+    def __init__(self, detector: LMLexiconDetector, *, top: int = 3, prescreen: float = -3.0,
+                 center: float = 2.0, slope: float = 0.7):
+        self.detector = detector
+        self.top, self.prescreen = top, prescreen
+        self.center, self.slope = center, slope  # confidence = sigmoid(slope * (gain - center))
+
+    def confidence(self, gain: float) -> float:
+        return sigmoid(self.slope * (gain - self.center))
+
+    def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:
+        """Candidate edits with confidences; the caller decides which confidence is enough."""
+        sites = self.detector.sites(sentence)
+        alts = self.detector.alternatives(sentence, sites, prescreen=self.prescreen, top=self.top)
+        edits = []
+        for site, site_alts in zip(sites, alts):
+            if site_alts and site_alts[0].gain > 0 and site_alts[0].text != site.text:
+                a = site_alts[0]
+                edits.append(LocalEdit(site.start, site.end, site.text, a.text, self.confidence(a.gain)))
+        return edits

@@ -1,0 +1,109 @@
+"""Sentences and words with exact character offsets into the caller's text.
+
+Sentence boundaries come from NLTK's Punkt, with parameters trained on 2012-2020 US news
+(``scripts/train_punkt.py``) and shipped in ``models/``, so nothing is fetched at run time. Line
+breaks are hard boundaries: no sentence spans two lines, and paragraphs survive untouched because
+we never rewrite the text, we only point into it.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from nltk.tokenize.punkt import PunktLanguageVars, PunktParameters, PunktSentenceTokenizer
+
+from .resources import model_path
+
+# Abbreviations a news editor meets that a corpus sample can miss; Punkt stores them lower-cased, no final dot.
+EXTRA_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "col", "sgt", "capt", "cmdr", "adm",
+    "st", "jr", "sr", "rev", "hon", "pres", "u.s", "u.k", "u.n", "e.u", "d.c", "u.s.a", "inc", "corp", "co",
+    "ltd", "no", "vs", "v", "etc", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "ala", "ariz", "ark", "calif", "colo", "conn", "del", "fla", "ga", "ill", "ind", "kan",
+    "ky", "la", "md", "mass", "mich", "minn", "miss", "mo", "mont", "neb", "nev", "okla", "ore", "pa",
+    "tenn", "tex", "va", "vt", "wash", "wis", "wyo", "a.m", "p.m", "approx", "dept", "est", "fig", "mt",
+}
+WORD_RE = re.compile(r"[^\W_]+(?:[-'’.][^\W_]+)*", re.UNICODE)
+LINE_RE = re.compile(r"[^\r\n]+")
+
+
+class _NewsLanguageVars(PunktLanguageVars):
+    # Curly quotes and brackets may follow a sentence-final period: ‘He left.” She stayed.’
+    sent_end_chars = (".", "?", "!")
+    internal_punctuation = ",:;"
+
+
+@dataclass(frozen=True)
+class Token:
+    start: int
+    end: int
+    text: str
+
+
+class Segmenter:
+    """Splits text into sentence spans; reusable and safe to share between threads (no mutable state)."""
+
+    def __init__(self, params_file: Path | None = None):
+        path = params_file or model_path("punkt_news.json.gz")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+        params = PunktParameters()
+        params.abbrev_types = set(data["abbrev_types"]) | EXTRA_ABBREVIATIONS
+        params.collocations = {tuple(c) for c in data["collocations"]}
+        params.sent_starters = set(data["sent_starters"])
+        for typ, flags in data["ortho_context"].items():
+            params.ortho_context[typ] = flags
+        self._punkt = PunktSentenceTokenizer(params, lang_vars=_NewsLanguageVars())
+
+    def sentences(self, text: str) -> list[tuple[int, int]]:
+        """Sentence spans ``(start, end)`` into ``text``, trimmed of surrounding whitespace."""
+        spans = []
+        for line in LINE_RE.finditer(text):
+            base = line.start()
+            for s, e in self._punkt.span_tokenize(line.group()):
+                chunk = text[base + s: base + e]
+                lead = len(chunk) - len(chunk.lstrip())
+                trail = len(chunk) - len(chunk.rstrip())
+                if base + s + lead < base + e - trail:
+                    spans.append((base + s + lead, base + e - trail))
+        return spans
+
+
+def words(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    """Word tokens (letters/digits, with inner hyphens, apostrophes and dots) and their offsets."""
+    end = len(text) if end is None else end
+    return [Token(m.start(), m.end(), m.group()) for m in WORD_RE.finditer(text, start, end)]
+
+
+@lru_cache(maxsize=1)
+def default_segmenter() -> Segmenter:
+    return Segmenter()
+
+
+_QUOTE_PAIRS = {"“": "”", '"': '"', "«": "»"}
+
+
+def protected(text: str, tokens: list[Token]) -> list[bool]:
+    """Tokens a restorer must never change: numbers, names (capitalised words that do not open the
+    sentence) and anything inside quotation marks, where the author's exact words matter."""
+    inside, closer, spans = False, None, []
+    start = 0
+    for i, ch in enumerate(text):
+        if not inside and ch in _QUOTE_PAIRS:
+            inside, closer, start = True, _QUOTE_PAIRS[ch], i
+        elif inside and ch == closer:
+            spans.append((start, i))
+            inside = False
+    if inside:  # a quote that runs past the sentence end protects the rest of it
+        spans.append((start, len(text)))
+    out = []
+    for n, t in enumerate(tokens):
+        quoted = any(a < t.start < b for a, b in spans)
+        numeric = any(c.isdigit() for c in t.text)
+        name = n > 0 and t.text[:1].isupper()
+        out.append(quoted or numeric or name)
+    return out

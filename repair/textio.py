@@ -1,0 +1,79 @@
+"""Reading user input and writing results safely: one-line errors, never a half-written file."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .pipeline import InputError
+
+MAX_BYTES = 10 * 1024 * 1024  # a news article is ~10 KB; 10 MB is a whole book
+
+
+def decode(data: bytes, name: str) -> str:
+    if not data.strip():
+        raise InputError(f"{name}: input is empty")
+    if b"\0" in data[:65536]:
+        raise InputError(f"{name}: looks like a binary file (contains NUL bytes), expected UTF-8 text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name}: not valid UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r}); "
+                         f"convert it first, e.g. iconv -f latin1 -t utf-8") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
+    """Read ``path`` (or ``-`` for standard input) as UTF-8 text, or raise :class:`InputError`."""
+    if path == "-":
+        data = sys.stdin.buffer.read(max_bytes + 1)
+        name = "<stdin>"
+    else:
+        p = Path(path)
+        name = str(p)
+        if not p.exists():
+            raise InputError(f"{name}: no such file")
+        if p.is_dir():
+            raise InputError(f"{name}: is a directory, expected a text file")
+        try:
+            size = p.stat().st_size
+            if size > max_bytes:
+                raise InputError(f"{name}: too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.0f} MB, "
+                                 f"use --max-bytes or `repair batch` for corpora)")
+            with open(p, "rb") as f:
+                data = f.read(max_bytes + 1)
+        except PermissionError:
+            raise InputError(f"{name}: permission denied") from None
+        except OSError as e:
+            raise InputError(f"{name}: cannot read ({e.strerror})") from None
+    if len(data) > max_bytes:
+        raise InputError(f"{name}: too large (over {max_bytes / 1e6:.0f} MB)")
+    return decode(data, name)
+
+
+def check_output(out: str, inputs: list[str]) -> None:
+    """Refuse to overwrite an input or to write into a missing directory."""
+    o = Path(out)
+    for i in inputs:
+        if i != "-" and Path(i).exists() and o.exists() and o.resolve() == Path(i).resolve():
+            raise InputError(f"{out}: output would overwrite the input; choose another -o path")
+    if o.is_dir():
+        raise InputError(f"{out}: is a directory, expected a file path")
+    if not o.resolve().parent.is_dir():
+        raise InputError(f"{out}: directory {o.resolve().parent} does not exist")
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place once complete."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.resolve().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
