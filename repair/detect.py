@@ -4,7 +4,8 @@ Detection v0 (``lm-lexicon-v0``) needs no training. A thesaurus spinner leaves a
 language model did not expect where a more ordinary synonym fits ("Blinken *got here* to Central
 Asia"). For every lexicon site in a sentence we ask SmolLM2 how much more likely the sentence
 becomes when the site is replaced by one of the originals the lexicon proposes. A large gain is
-evidence of substitution; the sentence score is the noisy-or of its sites' evidence.
+evidence of substitution; a sentence scores as its strongest site. On a sample of clean news
+sentences 90% have no alternative more than ~4.5 nats better, hence the default offset.
 """
 from __future__ import annotations
 
@@ -54,12 +55,12 @@ class Detector(Protocol):
 
 
 class LMLexiconDetector:
-    """Detection v0: language-model likelihood gain of lexicon alternatives, combined by noisy-or."""
+    """Detection v0: language-model likelihood gain of the best lexicon alternative per site."""
 
     name = "lm-lexicon-v0"
 
     def __init__(self, lm: LanguageModel, lexicon: Lexicon, *, prescreen: float = 0.0, top: int = 1,
-                 slope: float = 1.0, offset: float = -2.5):
+                 slope: float = 1.0, offset: float = -4.5):
         self.lm, self.lexicon = lm, lexicon
         self.prescreen, self.top = prescreen, top
         self.slope, self.offset = slope, offset  # span evidence = sigmoid(slope * gain + offset)
@@ -121,6 +122,6 @@ class LMLexiconDetector:
                     p = sigmoid(self.slope * a.gain + self.offset)
                     spans.append(Span(site.start, site.end, p, site.text))
                     best.append(a)
-            score = 1.0 - math.prod(1.0 - s.score for s in spans)
+            score = max((s.score for s in spans), default=0.0)
             out.append(SentenceEvidence(score, spans, best))
         return out

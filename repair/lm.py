@@ -88,6 +88,9 @@ class LanguageModel:
         path = path or converted_dir()
         self.torch = torch
         self.device = device
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
 

@@ -84,12 +84,19 @@ def default_segmenter() -> Segmenter:
     return Segmenter()
 
 
+@lru_cache(maxsize=65536)
+def _zipf(word: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(word, "en")
+
+
 _QUOTE_PAIRS = {"“": "”", '"': '"', "«": "»"}
 
 
 def protected(text: str, tokens: list[Token]) -> list[bool]:
-    """Tokens a restorer must never change: numbers, names (capitalised words that do not open the
-    sentence) and anything inside quotation marks, where the author's exact words matter."""
+    """Tokens a restorer must never change: numbers, names (capitalised words, except a common word
+    opening the sentence: "The", "However") and anything inside quotation marks, where the author's exact words matter."""
     inside, closer, spans = False, None, []
     start = 0
     for i, ch in enumerate(text):
@@ -104,6 +111,7 @@ def protected(text: str, tokens: list[Token]) -> list[bool]:
     for n, t in enumerate(tokens):
         quoted = any(a < t.start < b for a, b in spans)
         numeric = any(c.isdigit() for c in t.text)
-        name = n > 0 and t.text[:1].isupper()
+        # a capitalised word is a name unless it opens the sentence and is a very common word
+        name = t.text[:1].isupper() and (n > 0 or _zipf(t.text.lower()) < 5.0)
         out.append(quoted or numeric or name)
     return out

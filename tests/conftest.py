@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def repairer():
+    """The real default pipeline (SmolLM2 converted once into the user cache)."""
+    from repair import Repairer
+
+    return Repairer()
+
+
+@pytest.fixture(scope="session")
+def seed_results(repairer):
+    return {p.stem: repairer.fix(p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*.txt"))}
+
+
+def needs_shared(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's shared data, present in CI but not on a user's machine)")
+    return path

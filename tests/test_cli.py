@@ -1,0 +1,108 @@
+"""The command line, through Typer's runner, on the real default models."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from repair.cli import app
+from tests.conftest import SEEDS
+
+runner = CliRunner()
+SPUN = "Officials say the struggle has pushed the area to search for different companions.\n"
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_version_and_help():
+    assert run("--version").output.startswith("repair 0.1.0")
+    out = run("--help").output
+    assert "check" in out and "fix" in out and "diff" in out
+
+
+@pytest.mark.model
+def test_check_json_shape(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text(SPUN + "\nThe sky was clear.\n")
+    res = run("check", str(p), "--format", "json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["text"] == p.read_text() and d["edits"] == []
+    assert [s["flagged"] for s in d["sentences"]] == [True, False]
+    for s in d["sentences"]:
+        assert {"start", "end", "score", "flagged"} <= set(s) and 0 <= s["score"] <= 1
+
+
+@pytest.mark.model
+def test_fix_from_stdin_and_threshold():
+    res = run("fix", "-", "--format", "json", input=SPUN)
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert any(e["before"] == "different" and e["after"] == "other" for e in d["edits"])
+    for e in d["edits"]:
+        assert SPUN[e["start"]:e["end"]] == e["before"]
+    # nothing is flagged at threshold 1, so nothing changes
+    res = run("fix", "-", "--threshold", "1.0", input=SPUN)
+    assert res.stdout == SPUN
+
+
+@pytest.mark.model
+def test_fix_writes_output_file(tmp_path):
+    out = tmp_path / "fixed.txt"
+    res = run("fix", str(SEEDS / "002.txt"), "-o", str(out))
+    assert res.exit_code == 0, res.output
+    fixed = out.read_text()
+    assert "war" in fixed and fixed.count("\n") == (SEEDS / "002.txt").read_text().count("\n")
+
+
+@pytest.mark.model
+def test_diff_views_and_html(tmp_path):
+    page = tmp_path / "d.html"
+    res = run("diff", str(SEEDS / "002.txt"), "--html", str(page), "--no-color")
+    assert res.exit_code == 0, res.output
+    assert "struggle" in res.stdout and "flagged" in res.stdout
+    assert "<del>" in page.read_text()
+    res = run("diff", str(SEEDS / "002.txt"), "--side-by-side", "--no-color")
+    assert res.exit_code == 0 and "restored" in res.stdout
+    res = run("diff", str(SEEDS / "002.txt"), "--format", "unified")
+    assert res.exit_code == 0 and res.stdout.startswith("--- original")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.txt", "no such file"),
+    (lambda d: d, "is a directory"),
+    (lambda d: (d / "e.txt").write_text("") or d / "e.txt", "empty"),
+    (lambda d: (d / "b.bin").write_bytes(b"\0\1\2\3binary") and d / "b.bin", "binary"),
+    (lambda d: (d / "l.txt").write_bytes(b"caf\xe9 au lait") and d / "l.txt", "UTF-8"),
+])
+@pytest.mark.parametrize("command", ["check", "fix", "diff"])
+def test_bad_input_one_line_error_no_traceback(tmp_path, make, message, command):
+    res = run(command, str(make(tmp_path)))
+    assert res.exit_code == 2
+    assert message in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_huge_file_rejected(tmp_path):
+    p = tmp_path / "big.txt"
+    with open(p, "w") as f:
+        f.write(("All quiet on the news desk today. " * 30 + "\n") * 50_000)  # ~50 MB
+    res = run("fix", str(p), "-o", str(tmp_path / "out.txt"))
+    assert res.exit_code == 2 and "too large" in res.output
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_output_onto_input_refused_and_input_untouched(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text(SPUN)
+    res = run("fix", str(p), "-o", str(p))
+    assert res.exit_code == 2 and "overwrite the input" in res.output
+    assert p.read_text() == SPUN
+
+
+def test_failed_run_leaves_no_output_file(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe broken")
+    res = run("fix", str(bad), "-o", str(tmp_path / "out.txt"))
+    assert res.exit_code == 2 and list(tmp_path.iterdir()) == [bad]

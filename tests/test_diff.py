@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from repair.doc import Edit, Result, Sentence, Signature, Span
+
+TEXT = "Blinken got here to Astana.\n\nOfficials held an information convention. All calm."
+
+
+def at(sub):
+    return TEXT.index(sub), TEXT.index(sub) + len(sub)
+
+
+@pytest.fixture
+def result():
+    (a, b), (c, d), (e, f) = at("Blinken got here to Astana."), at("Officials held an information convention."), at("All calm.")
+    (g, h), (i, j) = at("got here"), at("information convention")
+    s = [Sentence(a, b, TEXT[a:b], 0.97, True, [Span(g, h, 0.97, "got here")]),
+         Sentence(c, d, TEXT[c:d], 0.88, True, [Span(i, j, 0.88, "information convention")]),
+         Sentence(e, f, TEXT[e:f], 0.02, False, [])]
+    edits = [Edit(g, h, "got here", "came", 0.93), Edit(i, j, "information convention", "news conference", 0.81)]
+    fixed = "Blinken came to Astana.\n\nOfficials held an news conference. All calm."
+    return Result(TEXT, fixed, s, edits, Signature("d", "r", 0.5, "0"))
+
+
+def test_fixture_is_consistent(result):
+    assert [TEXT[e.start:e.end] for e in result.edits] == ["got here", "information convention"]
+
+
+def test_terminal_marks_deletions_insertions_and_scores(result):
+    out = result.render("terminal", color=True)
+    assert "\x1b[9;31mgot here" in out and "\x1b[1;32mcame" in out  # red strike-through, green insertion
+    plain = result.render("terminal", color=False)
+    assert "[0.97] Blinken got herecame to Astana." in plain
+    assert "\n\n[0.88] Officials" in plain  # paragraph break kept
+    assert "2 edits" in plain
+
+
+def test_side_by_side_shows_both_versions(result):
+    out = result.render("side-by-side", color=False, width=140)
+    assert "got here" in out and "came" in out and "news conference" in out and "original" in out
+
+
+def test_html_is_self_contained_with_heat_and_hover(result):
+    page = result.render("html")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
+    assert "<del>got here</del><ins>came</ins>" in page
+    assert 'title="got here → came (confidence 0.93)"' in page
+    assert "rgba(220,40,40,0.436)" in page  # heat of the 0.97 sentence
+    assert "\n\n" in page
+
+
+def test_html_escapes_markup():
+    text = "<b>x</b> & y"
+    r = Result(text, text, [Sentence(0, len(text), text, 0.1, False, [])], [], Signature("d", "r", 0.5, "0"))
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in r.render("html")
+
+
+def test_json_and_unified(result):
+    assert json.loads(result.render("json"))["edits"][1]["after"] == "news conference"
+    diff = result.render("unified")
+    assert "--- original" in diff and "+++ restored" in diff
+    assert "-Blinken got here to Astana.\n" in diff and "+Blinken came to Astana.\n" in diff
+
+
+def test_unknown_format(result):
+    with pytest.raises(ValueError, match="unknown format"):
+        result.render("pdf")

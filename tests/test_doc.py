@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, document_score
+
+SIG = Signature("det", "res", 0.5, "0")
+
+
+def test_apply_edits_replaces_exact_spans():
+    text = "Blinken got here to the information convention."
+    edits = [Edit(8, 16, "got here", "came", 0.9), Edit(24, 46, "information convention", "news conference", 0.8)]
+    assert apply_edits(text, edits) == "Blinken came to the news conference."
+    assert apply_edits(text, []) == text
+
+
+def test_apply_edits_rejects_mismatch_and_overlap():
+    with pytest.raises(ValueError):
+        apply_edits("abc", [Edit(0, 1, "x", "y", 1.0)])
+    with pytest.raises(ValueError):
+        apply_edits("abcdef", [Edit(0, 3, "abc", "x", 1.0), Edit(2, 4, "cd", "y", 1.0)])
+
+
+def test_document_score_mean_of_worst_sentences():
+    assert document_score([]) == 0.0
+    assert document_score([0.9, 0.1, 0.8, 0.7, 0.0]) == pytest.approx(0.8)
+    assert document_score([0.6]) == pytest.approx(0.6)
+
+
+def test_json_shape_matches_the_documented_contract():
+    text = "He got here. Fine."
+    s = [Sentence(0, 12, "He got here.", 0.97, True, [Span(3, 11, 0.97, "got here")]),
+         Sentence(13, 18, "Fine.", 0.01, False, [])]
+    res = Result(text, "He came. Fine.", s, [Edit(3, 11, "got here", "came", 0.93)], SIG)
+    d = json.loads(res.render("json"))
+    assert set(d) == {"text", "sentences", "edits"}
+    assert d["text"] == "He came. Fine."
+    assert d["edits"] == [{"start": 3, "end": 11, "before": "got here", "after": "came", "confidence": 0.93}]
+    assert {"start", "end", "score", "flagged"} <= set(d["sentences"][0])
+    rep = Report(text, s, SIG)
+    assert json.loads(rep.render("json"))["text"] == text and rep.edits == [] and rep.original == text
+    assert str(SIG) == "repair:0|detector:det|restorer:res|threshold:0.5"

@@ -1,0 +1,94 @@
+"""The library API and the v0 models, on the real SmolLM2 and the shipped lexicon."""
+import threading
+
+import pytest
+
+from repair import InputError, apply_edits
+
+pytestmark = pytest.mark.model
+
+SPUN_002_PAIRS = [("got here", "came"), ("Individuals", "Americans"), ("struggle", "war"),
+                  ("overseas ministers", "foreign ministers"), ("information convention", "news conference")]
+
+
+def test_edits_round_trip_on_every_seed(seed_results):
+    for name, res in seed_results.items():
+        assert apply_edits(res.original, res.edits) == res.text, name
+        for e in res.edits:
+            assert res.original[e.start:e.end] == e.before
+            assert 0.0 <= e.confidence <= 1.0
+        for s in res.sentences:
+            assert res.original[s.start:s.end] == s.text and 0.0 <= s.score <= 1.0
+            assert "\n" not in s.text
+        assert res.text.count("\n") == res.original.count("\n")  # every line break survives
+
+
+def test_spun_seed_scores_above_every_clean_seed(seed_results):
+    spun = seed_results["002"]
+    frac = {k: len(r.flagged) / len(r.sentences) for k, r in seed_results.items()}
+    assert frac["002"] >= 0.5
+    assert all(frac["002"] > f for k, f in frac.items() if k != "002")
+    assert all(spun.score > r.score for k, r in seed_results.items() if k != "002")
+    assert any(e.before == "struggle" and e.after == "war" for e in spun.edits)
+
+
+def test_clean_seeds_are_mostly_left_alone(seed_results):
+    clean_edits = [e for k, r in seed_results.items() if k != "002" for e in r.edits]
+    clean_words = sum(len(r.original.split()) for k, r in seed_results.items() if k != "002")
+    assert len(clean_edits) / clean_words <= 0.005, clean_edits  # at most 5 changes per 1,000 words
+
+
+def test_identical_output_when_nothing_to_fix(repairer):
+    text = "Mr. Blinken met the ministers in Astana on Tuesday.\r\n\r\n“We agreed,” he said.  "
+    res = repairer.fix(text)
+    assert res.edits == [] and res.text == text
+
+
+def test_names_numbers_and_quotes_are_never_edited(repairer):
+    text = 'Rice said 25 individuals "got here to struggle" before the struggle.'
+    res = repairer.fix(text, threshold=0.0, min_confidence=0.0)
+    protected = [(text.index("Rice"), text.index("Rice") + 4), (text.index("25"), text.index("25") + 2),
+                 (text.index('"'), text.rindex('"') + 1)]
+    for e in res.edits:
+        assert not any(e.start < b and a < e.end for a, b in protected), e
+
+
+def test_min_confidence_withholds_edits(repairer):
+    text = "Officials say the struggle has pushed the area to search for different companions."
+    all_edits = repairer.fix(text, min_confidence=0.0).edits
+    strict = repairer.fix(text, min_confidence=0.999).edits
+    assert len(strict) < len(all_edits)
+    assert all(e.confidence >= 0.999 for e in strict)
+
+
+def test_check_is_detection_only(repairer):
+    text = "Officials say the struggle has pushed the area to search for different companions."
+    rep = repairer.check(text)
+    assert rep.text == text and rep.edits == [] and rep.sentences[0].flagged
+    assert any(text[s.start:s.end] == "struggle" for s in rep.sentences[0].spans)
+    assert "detector:lm-lexicon-v0" in str(rep.signature)
+
+
+def test_library_rejects_huge_and_non_text(repairer):
+    with pytest.raises(InputError, match="too large"):
+        repairer.check("x" * (repairer.max_chars + 1))
+    with pytest.raises(InputError):
+        repairer.check(b"bytes")  # type: ignore[arg-type]
+
+
+def test_shared_between_threads(repairer):
+    text = "The struggle has pushed the area to search for different companions."
+    expected = repairer.fix(text).text
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(repairer.fix(text).text)) for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert results == [expected] * 3
+
+
+def test_seed_002_report(seed_results):
+    """Not an assertion on quality targets (issue 5 owns those): records which canonical pairs v0 restores."""
+    edits = {(e.before, e.after) for e in seed_results["002"].edits}
+    restored = [p for p in SPUN_002_PAIRS if p in edits]
+    print("\n002 restored:", restored)
+    assert ("struggle", "war") in restored
