@@ -23,7 +23,7 @@ test: install  ## run the test suite (tests needing ../shared skip when it is ab
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py --slice 200
 
 eval: install
 	$(BIN)/python scripts/evaluate.py

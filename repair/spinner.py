@@ -20,7 +20,7 @@ from .segment import protected, words
 
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
-_TERM = re.compile(r"^[A-Za-z][A-Za-z'’ .-]*$")
+_TERM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9'’ .-]*$")  # heads: words the tokenizer can match
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Thesaurus:
         bucket = self.entries.setdefault(head, [])
         for a in alts:
             a = " ".join(a.replace("_", " ").split())
-            if a and a.lower() != head and _TERM.match(a) and a not in bucket:
+            if a and a.lower() != head and a.isprintable() and a not in bucket:  # "12 months", "%", "p.c"
                 bucket.append(a)
         if not bucket:
             del self.entries[head]

@@ -1,0 +1,85 @@
+"""Speed and memory of `repair`: cold start (empty model cache), warm start, and throughput.
+
+    python scripts/bench.py                  # seeds only (no ../shared needed)
+    python scripts/bench.py --slice 1000     # plus the first N sentences of devbench, detection only
+
+Each measurement runs in a fresh process so that peak RSS is that of the measured work alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+from repair import Repairer
+r = Repairer()
+load = time.perf_counter() - t0
+texts = json.load(open(sys.argv[1]))
+mode = sys.argv[2]
+t1 = time.perf_counter()
+n_sent = n_edits = 0
+for t in texts:
+    out = r.fix(t) if mode == "fix" else r.check(t)
+    n_sent += len(out.sentences); n_edits += len(out.edits)
+work = time.perf_counter() - t1
+print(json.dumps({"load_s": load, "work_s": work, "sentences": n_sent, "edits": n_edits,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(texts, mode, cache_dir=None):
+    env = dict(os.environ)
+    if cache_dir:
+        env["REPAIR_CACHE_DIR"] = cache_dir
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(texts, f)
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", CHILD, f.name, mode], env=env, capture_output=True, text=True,
+                         cwd=ROOT)
+    wall = time.perf_counter() - t0
+    os.unlink(f.name)
+    if out.returncode:
+        sys.exit(out.stderr[-2000:])
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["wall_s"] = wall
+    res["sentences_per_s"] = res["sentences"] / res["work_s"] if res["work_s"] else float("inf")
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--slice", type=int, default=0, help="also time detection on N devbench sentences")
+    ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
+    ap.add_argument("--skip-cold", action="store_true", help="skip the cold-cache run (~30 s conversion)")
+    args = ap.parse_args()
+    seeds = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
+    rows = []
+    if not args.skip_cold:
+        with tempfile.TemporaryDirectory() as cold:
+            rows.append(("fix seeds/002, cold cache", measure([seeds["002"]], "fix", cold)))
+    rows.append(("fix seeds/002, warm cache", measure([seeds["002"]], "fix")))
+    rows.append(("check all 5 seeds", measure(list(seeds.values()), "check")))
+    rows.append(("fix all 5 seeds", measure(list(seeds.values()), "fix")))
+    if args.slice and Path(args.bench).exists():
+        sents = [json.loads(l)["spun"] for _, l in zip(range(args.slice), open(args.bench, encoding="utf-8"))]
+        rows.append((f"check {len(sents)} devbench sentences", measure(sents, "check")))
+    print("| run | wall s | model load s | work s | sentences | sentences/s | edits | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in rows:
+        print(f"| {name} | {r['wall_s']:.1f} | {r['load_s']:.1f} | {r['work_s']:.1f} | {r['sentences']} | "
+              f"{r['sentences_per_s']:.2f} | {r['edits']} | {r['peak_rss_mb']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Score detectors and restorers side by side on a benchmark in the format of devbench.jsonl.
+
+    python scripts/evaluate.py                       # 100 sentences per spinner, all configurations
+    python scripts/evaluate.py --per-spinner 0       # the whole benchmark (slow for v0: ~1 s/sentence)
+
+Writes docs/benchmarks.md (regenerated, never hand-edited) and docs/benchmarks.json. Every metric
+is reported per spinner; edit metrics follow ERRANT/M2 exact matching (see repair/metrics.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from repair import __version__  # noqa: E402
+from repair.metrics import (Counts, damage_per_1000, edit_counts, roc_auc, token_counts,  # noqa: E402
+                            word_error_reduction)
+from repair.segment import words  # noqa: E402
+
+
+class Identity:
+    name = "identity"
+
+    def run(self, text):
+        return 0.0, [], []  # score, suspicious spans, edits (start, end, replacement)
+
+
+class LexiconOnly:
+    """Every unprotected lexicon site is suspicious and gets its top candidate: no language model."""
+
+    name = "lexicon-only"
+
+    def __init__(self, repairer):
+        self.detector = repairer.detector
+
+    def run(self, text):
+        from repair.detect import match_case
+
+        sites = self.detector.sites(text)
+        return (1.0 if sites else 0.0, [(s.start, s.end) for s in sites],
+                [(s.start, s.end, match_case(s.text, s.candidates[0])) for s in sites])
+
+
+class Pipeline:
+    def __init__(self, repairer, name):
+        self.repairer, self.name = repairer, name
+
+    def run(self, text):
+        res = self.repairer.fix(text)
+        score = max((s.score for s in res.sentences), default=0.0)
+        spans = [(p.start, p.end) for s in res.sentences for p in s.spans if p.score >= self.repairer.threshold]
+        return score, spans, [(e.start, e.end, e.after) for e in res.edits]
+
+
+def apply(text, edits):
+    out, pos = [], 0
+    for s, e, r in sorted(edits):
+        out += [text[pos:s], r]
+        pos = e
+    return "".join(out + [text[pos:]])
+
+
+def evaluate(system, records, threshold):
+    rows = defaultdict(lambda: {"scores": [], "outputs": [], "spun": [], "orig": [], "edits": Counts(),
+                                "tokens": Counts(), "flags": Counts()})
+    t0 = time.perf_counter()
+    for r in records:
+        score, spans, edits = system.run(r["spun"])
+        row = rows[r["spinner"]]
+        row["scores"].append(score)
+        row["outputs"].append(apply(r["spun"], edits))
+        row["spun"].append(r["spun"])
+        row["orig"].append(r["original"])
+        gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
+        row["edits"].add(edit_counts(edits, gold, r["spun"]))
+        toks = [(t.start, t.end) for t in words(r["spun"])]
+        row["tokens"].add(token_counts(spans, [(g[0], g[1]) for g in gold], toks))
+        is_spun, flagged = bool(gold), score >= threshold
+        row["flags"].add(Counts(int(is_spun and flagged), int(flagged and not is_spun), int(is_spun and not flagged)))
+    elapsed = time.perf_counter() - t0
+    clean = rows.get("none")
+    out = {}
+    for spinner, row in sorted(rows.items()):
+        m = {"n": len(row["scores"])}
+        if spinner != "none":
+            m["auc"] = roc_auc(row["scores"], clean["scores"]) if clean else float("nan")
+            flags = Counts(row["flags"].tp, clean["flags"].fp if clean else 0, row["flags"].fn)
+            m.update(det_p=flags.precision, det_r=flags.recall, det_f1=flags.f(1.0))
+            m.update(tok_p=row["tokens"].precision, tok_r=row["tokens"].recall, tok_f1=row["tokens"].f(1.0))
+            e = row["edits"]
+            m.update(edit_p=e.precision, edit_r=e.recall, edit_f05=e.f(0.5),
+                     wer_reduction=word_error_reduction(row["outputs"], row["spun"], row["orig"]))
+        else:
+            m["flagged_clean"] = sum(s >= threshold for s in row["scores"]) / len(row["scores"])
+            m["damage_per_1000"] = damage_per_1000(row["outputs"], row["orig"])
+        out[spinner] = m
+    return out, len(records) / elapsed
+
+
+def sample(records, per_spinner, seed):
+    by = defaultdict(list)
+    for r in records:
+        by[r["spinner"]].append(r)
+    rng = random.Random(seed)
+    picked = []
+    for spinner in sorted(by):
+        rs = by[spinner]
+        picked += rs if not per_spinner or per_spinner >= len(rs) else rng.sample(rs, per_spinner)
+    return picked
+
+
+def fmt(x):
+    return "–" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
+    ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--configs", default="identity,lexicon-only,v0")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = ap.parse_args()
+    bench = Path(args.bench)
+    if not bench.exists():
+        sys.exit(f"benchmark not found: {bench} (pass --bench PATH)")
+    records = sample([json.loads(l) for l in bench.open(encoding="utf-8")], args.per_spinner, args.seed)
+
+    from repair import Repairer
+
+    repairer = Repairer()
+    systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(repairer),
+               "v0": lambda: Pipeline(repairer, "v0 (lm-lexicon-v0 + lexicon-lm-v0, default)")}
+    results = {}
+    for name in args.configs.split(","):
+        system = systems[name]()
+        metrics, speed = evaluate(system, records, repairer.threshold)
+        results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed}
+        print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    signature = (f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
+                 f"|threshold:{repairer.threshold:g}|min-confidence:{repairer.min_confidence:g}")
+    payload = {"signature": signature, "peak_rss_mb": peak_mb, "n": len(records), "results": results}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+
+    spinners = sorted({r["spinner"] for r in records} - {"none"})
+    lines = ["# Benchmarks", "", f"Generated by `make eval` (`python scripts/evaluate.py`); do not edit by hand.", "",
+             f"Signature: `{signature}`  ", f"{len(records)} sentences; peak RSS of the whole run {peak_mb:.0f} MB.", "",
+             "## Detection (sentence ROC AUC against the clean sentences; P/R/F1 at the default threshold; token P/R/F1)", "",
+             "| system | spinner | AUC | P | R | F1 | token P | token R | token F1 |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for sp in spinners:
+            m = res["metrics"][sp]
+            lines.append(f"| {res['system']} | {sp} | " + " | ".join(fmt(m[k]) for k in
+                         ("auc", "det_p", "det_r", "det_f1", "tok_p", "tok_r", "tok_f1")) + " |")
+    lines += ["", "## Restoration (edit P/R/F0.5, exact span and replacement; word-error reduction)", "",
+              "| system | spinner | edit P | edit R | edit F0.5 | WER reduction |", "|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for sp in spinners:
+            m = res["metrics"][sp]
+            lines.append(f"| {res['system']} | {sp} | " + " | ".join(fmt(m[k]) for k in
+                         ("edit_p", "edit_r", "edit_f05", "wer_reduction")) + " |")
+    lines += ["", "## Clean sentences and speed", "",
+              "| system | clean flagged | damage (changed words / 1,000) | sentences/s |", "|---|---|---|---|"]
+    for name, res in results.items():
+        m = res["metrics"].get("none", {})
+        lines.append(f"| {res['system']} | {fmt(m.get('flagged_clean'))} | {fmt(m.get('damage_per_1000'))} | "
+                     f"{res['sentences_per_s']:.2f} |")
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
