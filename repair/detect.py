@@ -16,20 +16,11 @@ from typing import Protocol
 from .doc import Span
 from .lexicon import Lexicon, Site
 from .lm import LanguageModel
-from .segment import protected, words
+from .segment import match_case, protected, words
 
 
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
-
-
-def match_case(template: str, word: str) -> str:
-    """Give ``word`` the casing pattern of ``template`` (Title, UPPER or as is)."""
-    if len(template) > 1 and template.isupper():
-        return word.upper()
-    if template[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,15 @@ def words(text: str, start: int = 0, end: int | None = None) -> list[Token]:
     return [Token(m.start(), m.end(), m.group()) for m in WORD_RE.finditer(text, start, end)]
 
 
+def match_case(template: str, word: str) -> str:
+    """Give ``word`` the casing pattern of ``template`` (Title, UPPER or as is)."""
+    if len(template) > 1 and template.isupper():
+        return word.upper()
+    if template[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
 @lru_cache(maxsize=1)
 def default_segmenter() -> Segmenter:
     return Segmenter()

@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .segment import protected, words
+from .segment import match_case, protected, words
 
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
@@ -153,14 +153,6 @@ def _load_wordnet(th: Thesaurus, path: Path) -> None:
         for lemmas in synsets(text):
             for w in lemmas:
                 th.add(w.replace("_", " "), [x for x in lemmas if x != w])
-
-
-def match_case(template: str, word: str) -> str:
-    if len(template) > 1 and template.isupper() and not word.isupper():
-        return word.upper()
-    if template[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
 
 
 class Spinner:

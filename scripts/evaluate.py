@@ -42,7 +42,7 @@ class LexiconOnly:
         self.detector = repairer.detector
 
     def run(self, text):
-        from repair.detect import match_case
+        from repair.segment import match_case
 
         sites = self.detector.sites(text)
         return (1.0 if sites else 0.0, [(s.start, s.end) for s in sites],

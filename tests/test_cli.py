@@ -5,7 +5,6 @@ import pytest
 from typer.testing import CliRunner
 
 from repair.cli import app
-from tests.conftest import SEEDS
 
 runner = CliRunner()
 SPUN = "Officials say the struggle has pushed the area to search for different companions.\n"
@@ -47,25 +46,32 @@ def test_fix_from_stdin_and_threshold():
     assert res.stdout == SPUN
 
 
+@pytest.fixture
+def article(tmp_path):
+    p = tmp_path / "article.txt"
+    p.write_text("A headline\n\n" + SPUN + "The sky was clear.\n")
+    return p
+
+
 @pytest.mark.model
-def test_fix_writes_output_file(tmp_path):
+def test_fix_writes_output_file(tmp_path, article):
     out = tmp_path / "fixed.txt"
-    res = run("fix", str(SEEDS / "002.txt"), "-o", str(out))
+    res = run("fix", str(article), "-o", str(out))
     assert res.exit_code == 0, res.output
     fixed = out.read_text()
-    assert "war" in fixed and fixed.count("\n") == (SEEDS / "002.txt").read_text().count("\n")
+    assert "other companions" in fixed and fixed.count("\n") == article.read_text().count("\n")
 
 
 @pytest.mark.model
-def test_diff_views_and_html(tmp_path):
+def test_diff_views_and_html(tmp_path, article):
     page = tmp_path / "d.html"
-    res = run("diff", str(SEEDS / "002.txt"), "--html", str(page), "--no-color")
+    res = run("diff", str(article), "--html", str(page), "--no-color")
     assert res.exit_code == 0, res.output
-    assert "struggle" in res.stdout and "flagged" in res.stdout
-    assert "<del>" in page.read_text()
-    res = run("diff", str(SEEDS / "002.txt"), "--side-by-side", "--no-color")
+    assert "differentother" in res.stdout and "flagged" in res.stdout
+    assert "<del>different</del><ins>other</ins>" in page.read_text()
+    res = run("diff", str(article), "--side-by-side", "--no-color")
     assert res.exit_code == 0 and "restored" in res.stdout
-    res = run("diff", str(SEEDS / "002.txt"), "--format", "unified")
+    res = run("diff", str(article), "--format", "unified")
     assert res.exit_code == 0 and res.stdout.startswith("--- original")
 
 
