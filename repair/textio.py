@@ -69,6 +69,10 @@ def write_atomic(path: str, text: str) -> None:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.resolve().parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        # mkstemp makes 0600 files; give the result the mode (or the umask default) a normal write would
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()

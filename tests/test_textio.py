@@ -45,6 +45,9 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "out.txt"
     write_atomic(str(target), "complete\n")
     assert target.read_text() == "complete\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
     def disk_full(fd):
         raise OSError(28, "No space left on device")
