@@ -34,12 +34,12 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def load_repairer(threshold: float, min_confidence: float):
-    from .lm import ModelUnavailable
     from .pipeline import Repairer
+    from .resources import ModelUnavailable
 
     try:
         if err.is_terminal:
-            with err.status("loading models (the first run converts SmolLM2 once, ~30 s)…"):
+            with err.status("loading models…"):
                 return Repairer(threshold=threshold, min_confidence=min_confidence)
         return Repairer(threshold=threshold, min_confidence=min_confidence)
     except (ModelUnavailable, FileNotFoundError) as e:
@@ -179,6 +179,85 @@ def spin(file: str = FileArg,
                                          "edits": [e.to_dict() for e in spun.edits]}, ensure_ascii=False) + "\n")
         else:
             sys.stdout.write(spun.spun)
+    run_guarded(go)
+
+
+class Mode(str, Enum):
+    detect = "detect"
+    fix = "fix"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class Keep(str, Enum):
+    clean = "clean"
+    spun = "spun"
+
+
+@app.command()
+def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst), Parquet, .txt files or "
+                                                      "directories of .txt files.", show_default=False),
+          output: str = typer.Option(..., "--output", "-o", help="OUT.jsonl or OUT.parquet; errors go to "
+                                                                 "OUT.errors.jsonl, filtered documents to OUT.excluded.jsonl."),
+          mode: Mode = typer.Option(Mode.detect, "--mode", "-m", help="detect: scores only; fix: also restore."),
+          fix_: bool = typer.Option(False, "--fix", help="Same as --mode fix."),
+          text_field: str = typer.Option("text", "--text-field"),
+          id_field: str = typer.Option("id", "--id-field"),
+          min_score: Optional[float] = typer.Option(None, "--min-score", min=0.0, max=1.0,
+                                                    help="Documents scoring at least this are spun; see --keep."),
+          keep: Keep = typer.Option(Keep.clean, "--keep", help="With --min-score: which documents stay in OUT "
+                                                               "(the others go to OUT.excluded.jsonl with their score)."),
+          workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes (or Ray actors)."),
+          engine: Engine = typer.Option(Engine.local, "--engine"),
+          ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Join this Ray cluster (e.g. auto)."),
+          chunk_size: int = typer.Option(256, "--chunk-size", min=1, help="Documents per resumable unit of work."),
+          triage: int = typer.Option(0, "--triage", min=0, help="Detect mode: score the first N sentences first and "
+                                                                "skip the rest of documents that look clean there."),
+          threshold: float = ThresholdOpt, min_confidence: float = ConfidenceOpt,
+          max_chars: int = typer.Option(1_000_000, "--max-chars", help="Longer documents go to the errors file."),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
+    """Clean a corpus: stream, score (and restore), resume after interruption, lose nothing."""
+    from .batch import BatchError, Options, _size, run
+
+    def go():
+        opts = Options(mode="fix" if fix_ else mode.value, text_field=text_field, id_field=id_field,
+                       min_score=min_score, keep=keep.value, threshold=threshold, min_confidence=min_confidence,
+                       max_chars=max_chars, chunk_size=chunk_size, triage=triage)
+        from pathlib import Path
+
+        from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        try:
+            total = sum(_size(Path(p)) for p in inputs if Path(p).exists())
+        except OSError:
+            total = None
+        columns = [TextColumn("[bold]repair batch"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[rate]}"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+        t0 = __import__("time").perf_counter()
+        with Progress(*columns, console=err, disable=quiet or not err.is_terminal, transient=False) as bar:
+            task = bar.add_task("batch", total=total or None, rate="")
+
+            def progress(offset, summary):
+                dt = max(1e-9, __import__("time").perf_counter() - t0)
+                bar.update(task, completed=offset, rate=f"{summary.documents:,} docs  {summary.documents / dt:.1f} docs/s  "
+                                                        f"{summary.sentences / dt:.0f} sent/s  {summary.errors} errors")
+            try:
+                summary = run(inputs, output, options=opts, workers=workers, engine=engine.value,
+                              ray_address=ray_address, repairer_kwargs={"threshold": threshold,
+                                                                        "min_confidence": min_confidence},
+                              progress=progress)
+            except BatchError as e:
+                raise InputError(str(e)) from None
+        t = summary.totals
+        err.print(f"{summary.documents:,} documents processed ({summary.skipped_chunks} chunks resumed from an earlier run), "
+                  f"{summary.flagged:,} flagged, {summary.fixed:,} fixed ({summary.edits:,} edits), {summary.errors:,} errors, "
+                  f"{summary.excluded:,} excluded in {summary.seconds:.1f} s "
+                  f"({summary.documents / max(summary.seconds, 1e-9):.1f} docs/s)")
+        err.print(f"→ {output}: {t.get('out', 0):,} rows; errors: {t.get('errors', 0):,}; excluded: {t.get('excluded', 0):,}")
     run_guarded(go)
 
 

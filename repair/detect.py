@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from .doc import Span
 from .lexicon import Lexicon, Site
 from .lm import LanguageModel
+from .resources import model_path
 from .segment import match_case, protected, words
 
 
@@ -115,4 +117,66 @@ class LMLexiconDetector:
                     best.append(a)
             score = max((s.score for s in spans), default=0.0)
             out.append(SentenceEvidence(score, spans, best))
+        return out
+
+
+class EncoderDetector:
+    """Detection v1: a replaced-token detector (LoRA-tuned all-MiniLM-L6-v2 with a word head).
+
+    Every word gets p(substituted); runs of consecutive words above ``span_threshold`` form one span
+    ("got here", "his or her"); the sentence score is a Platt-calibrated function of the strongest
+    word, fitted on held-out articles by ``scripts/train_detector.py`` (see ``models/detector/repair.json``).
+    No language model is loaded: this is the fast path behind ``Repairer.check``.
+    """
+
+    def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 64,
+                 span_threshold: float = 0.5, threads: int | None = None):
+        import torch
+
+        from .encoder import load_detector
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.torch = torch
+        path = adapter_dir or model_path("detector")
+        self.tokenizer, self.model, self.config = load_detector(path, device)
+        self.name = self.config["name"]
+        self.device, self.batch_size, self.span_threshold = device, batch_size, span_threshold
+        self.max_tokens = self.config.get("max_tokens", 256)
+        self.a, self.b = self.config["calibration"]["a"], self.config["calibration"]["b"]
+
+    def word_logits(self, sentences: list[str]) -> list[list[float]]:
+        """One logit per word of ``repair.segment.words(sentence)``; -inf past the token limit."""
+        from .encoder import featurize, word_logits
+
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
+        out: list[list[float]] = [[] for _ in sentences]
+        with self.torch.inference_mode():
+            for k in range(0, len(order), self.batch_size):
+                idx = order[k:k + self.batch_size]
+                batch = featurize(self.tokenizer, [sentences[i] for i in idx], self.max_tokens)
+                batch.inputs = {n: v.to(self.device) for n, v in batch.inputs.items()}
+                batch.first = batch.first.to(self.device)
+                z = word_logits(self.model, batch).float().cpu()
+                for row, i in enumerate(idx):
+                    out[i] = z[row, :len(batch.words[row])].tolist()
+        return out
+
+    def detect(self, sentences: list[str]) -> list[SentenceEvidence]:
+        out = []
+        for sentence, logits in zip(sentences, self.word_logits(sentences)):
+            toks = words(sentence)
+            finite = [z for z in logits if z != float("-inf")]
+            score = sigmoid(self.a * max(finite) + self.b) if finite else 0.0
+            spans: list[Span] = []
+            run: list[tuple[int, float]] = []
+            for k, z in enumerate(logits + [float("-inf")]):
+                p = sigmoid(z) if z != float("-inf") else 0.0
+                if p >= self.span_threshold:
+                    run.append((k, p))
+                elif run:
+                    s, e = toks[run[0][0]].start, toks[run[-1][0]].end
+                    spans.append(Span(s, e, max(q for _, q in run), sentence[s:e]))
+                    run = []
+            out.append(SentenceEvidence(score, spans, []))
         return out

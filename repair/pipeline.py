@@ -6,9 +6,10 @@ Data flows one way: text -> sentences (``segment``) -> scores and spans (``detec
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 from . import __version__
-from .detect import LMLexiconDetector
+from .detect import Detector, EncoderDetector, LMLexiconDetector
 from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits
 from .lexicon import Lexicon, default_lexicon
 from .lm import LanguageModel
@@ -33,17 +34,32 @@ class Repairer:
     """
 
     def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 device: str = "cpu", lm: LanguageModel | None = None, lexicon: Lexicon | None = None,
-                 segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS):
+                 detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
+                 lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS):
+        """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"v0"`` (``lm-lexicon-v0``, no
+        training, slow) or any object with ``name`` and ``detect(sentences)``. The language model
+        behind restoration is loaded on the first ``fix``, so a ``check``-only user never pays for it."""
         self.threshold = threshold
         self.min_confidence = min_confidence
         self.max_chars = max_chars
+        self.device = device
         self.segmenter = segmenter or default_segmenter()
-        self.lexicon = lexicon or default_lexicon()
-        self.lm = lm or LanguageModel(device=device)
-        self.detector = LMLexiconDetector(self.lm, self.lexicon)
-        self.restorer = LexiconLMRestorer(self.detector)
+        self._lexicon, self._lm = lexicon, lm
         self._lock = threading.Lock()  # torch modules are not re-entrant on every backend
+        if detector == "v0":
+            detector = self.lm_lexicon
+        elif detector == "default":
+            detector = EncoderDetector(device=device)
+        self.detector: Detector = detector
+
+    @cached_property
+    def lm_lexicon(self) -> LMLexiconDetector:
+        """SmolLM2 plus the spin lexicon: candidate originals ranked by likelihood (v0 detector, v0 restorer)."""
+        return LMLexiconDetector(self._lm or LanguageModel(device=self.device), self._lexicon or default_lexicon())
+
+    @cached_property
+    def restorer(self) -> LexiconLMRestorer:
+        return LexiconLMRestorer(self.lm_lexicon)
 
     def signature(self, restorer: bool) -> Signature:
         return Signature(self.detector.name, self.restorer.name if restorer else None, self.threshold, __version__)
@@ -55,13 +71,21 @@ class Repairer:
             raise InputError(f"document too large: {len(text):,} characters (limit {self.max_chars:,})")
 
     def _sentences(self, text: str, threshold: float) -> list[Sentence]:
-        spans = self.segmenter.sentences(text)
+        return self._sentences_many([text], threshold)[0]
+
+    def _sentences_many(self, texts: list[str], threshold: float, limit: int | None = None) -> list[list[Sentence]]:
+        """Segment every text and score all their sentences in one detector call (batches pad less)."""
+        spans = [self.segmenter.sentences(t)[:limit] for t in texts]
+        flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
         with self._lock:
-            evidence = self.detector.detect([text[s:e] for s, e in spans])
+            evidence = iter(self.detector.detect(flat))
         out = []
-        for (s, e), ev in zip(spans, evidence):
-            out.append(Sentence(s, e, text[s:e], ev.score, ev.score >= threshold,
-                                [Span(p.start + s, p.end + s, p.score, p.text) for p in ev.spans]))
+        for text, sp in zip(texts, spans):
+            sents = []
+            for (s, e), ev in zip(sp, evidence):
+                sents.append(Sentence(s, e, text[s:e], ev.score, ev.score >= threshold,
+                                      [Span(p.start + s, p.end + s, p.score, p.text) for p in ev.spans]))
+            out.append(sents)
         return out
 
     def check(self, text: str, *, threshold: float | None = None) -> Report:
@@ -69,6 +93,16 @@ class Repairer:
         self._validate(text)
         threshold = self.threshold if threshold is None else threshold
         return Report(text, self._sentences(text, threshold), self.signature(False))
+
+    def check_many(self, texts: list[str], *, threshold: float | None = None,
+                   max_sentences: int | None = None) -> list[Report]:
+        """:meth:`check` for many documents at once, batching sentences across them (the fast path for
+        corpora). ``max_sentences`` scores only each document's first sentences (a cheap triage)."""
+        for t in texts:
+            self._validate(t)
+        threshold = self.threshold if threshold is None else threshold
+        sig = self.signature(False)
+        return [Report(t, s, sig) for t, s in zip(texts, self._sentences_many(texts, threshold, max_sentences))]
 
     def fix(self, text: str, *, threshold: float | None = None, min_confidence: float | None = None) -> Result:
         """Detection plus restoration of flagged sentences. Edits below ``min_confidence`` are withheld."""
@@ -82,6 +116,7 @@ class Repairer:
                 continue
             local = [Span(p.start - sent.start, p.end - sent.start, p.score, p.text) for p in sent.spans]
             with self._lock:
-                proposed = self.restorer.restore(sent.text, local)
+                restorer = self.restorer  # loaded on first use, once
+                proposed = restorer.restore(sent.text, local)
             edits += [e.shifted(sent.start) for e in proposed if e.confidence >= min_conf]
         return Result(text, apply_edits(text, edits), sentences, edits, self.signature(True))

@@ -7,6 +7,10 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+class ModelUnavailable(RuntimeError):
+    """A base model package or a shipped model file is missing; the message says how to fix it."""
+
+
 def models_dir() -> Path:
     """``models/`` shipped with the package (``REPAIR_MODELS_DIR`` overrides)."""
     env = os.environ.get("REPAIR_MODELS_DIR")

@@ -49,8 +49,13 @@ class LexiconLMRestorer:
         return sigmoid(self.slope * (gain - self.center))
 
     def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:
-        """Candidate edits with confidences; the caller decides which confidence is enough."""
+        """Candidate edits with confidences; the caller decides which confidence is enough.
+
+        When the detector found suspicious ``spans``, only lexicon sites overlapping them are
+        rescored: most of the language-model work goes where the evidence is."""
         sites = self.detector.sites(sentence)
+        if spans:
+            sites = [s for s in sites if any(p.start < s.end and s.start < p.end for p in spans)]
         alts = self.detector.alternatives(sentence, sites, prescreen=self.prescreen, top=self.top)
         edits = []
         for site, site_alts in zip(sites, alts):

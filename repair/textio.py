@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .pipeline import InputError
@@ -64,20 +65,29 @@ def check_output(out: str, inputs: list[str]) -> None:
         raise InputError(f"{out}: directory {o.resolve().parent} does not exist")
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it into place once complete."""
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; once the block succeeds it is fsynced and renamed into
+    place, so a reader never sees a half-written file (on failure the temporary file is removed)."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.resolve().parent)
+    os.close(fd)
     try:
         umask = os.umask(0)
         os.umask(umask)
         # mkstemp makes 0600 files; give the result the mode (or the umask default) a normal write would
         os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)

@@ -29,13 +29,16 @@ texts = json.load(open(sys.argv[1]))
 mode = sys.argv[2]
 t1 = time.perf_counter()
 n_sent = n_edits = 0
-for t in texts:
-    out = r.fix(t) if mode == "fix" else r.check(t)
+outs = r.check_many(texts) if mode == "check-batch" else [r.fix(t) if mode == "fix" else r.check(t) for t in texts]
+for out in outs:
     n_sent += len(out.sentences); n_edits += len(out.edits)
 work = time.perf_counter() - t1
 print(json.dumps({"load_s": load, "work_s": work, "sentences": n_sent, "edits": n_edits,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+
+WRAP = ("import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
 
 
 def measure(texts, mode, cache_dir=None):
@@ -57,11 +60,49 @@ def measure(texts, mode, cache_dir=None):
     return res
 
 
+def documents(bench: Path, n: int, words: int = 500) -> list[dict]:
+    """``n`` documents of about ``words`` words: devbench sentences (spun and clean, in document order)
+    when ../shared is there, else the seed articles; cycled to reach ``n``."""
+    if bench.exists():
+        sents = [json.loads(l)["spun"] for l in bench.open(encoding="utf-8")]
+    else:
+        sents = [s for p in sorted((ROOT / "seeds").glob("*.txt")) for s in p.read_text().split("\n") if s.strip()]
+    docs, cur, size = [], [], 0
+    for s in sents:
+        cur.append(s)
+        size += len(s.split())
+        if size >= words:
+            docs.append(" ".join(cur))
+            cur, size = [], 0
+    return [{"id": i, "text": docs[i % len(docs)]} for i in range(n)]
+
+
+def measure_batch(docs: list[dict], extra: list[str]) -> dict:
+    """``repair batch`` in a fresh process (detect mode unless ``extra`` says otherwise)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
+        src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+        t0 = time.perf_counter()
+        # a wrapper process, so that the peak RSS is that of this run's processes alone
+        proc = subprocess.run([sys.executable, "-c", WRAP, sys.executable, "-m", "repair.cli", "batch", str(src),
+                               "-o", str(out), "-q", *extra], capture_output=True, text=True, cwd=ROOT)
+        wall = time.perf_counter() - t0
+        if proc.returncode:
+            sys.exit(proc.stderr[-2000:])
+        peak = float(proc.stdout.strip().splitlines()[-1]) / 1024
+        summary = proc.stderr
+        secs = float(summary.split(" excluded in ")[1].split(" s")[0])
+    return {"docs": len(docs), "wall_s": wall, "run_s": secs, "docs_per_s": len(docs) / secs, "peak_rss_mb": peak}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--slice", type=int, default=0, help="also time detection on N devbench sentences")
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold-cache run (~30 s conversion)")
+    ap.add_argument("--batch-docs", default="200", help="comma-separated document counts for `repair batch` "
+                                                       "(500-word documents; e.g. 1000,20000 for the memory check)")
+    ap.add_argument("--workers", default="1,2", help="worker counts to time `repair batch` with")
     args = ap.parse_args()
     seeds = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
     rows = []
@@ -73,12 +114,22 @@ def main():
     rows.append(("fix all 5 seeds", measure(list(seeds.values()), "fix")))
     if args.slice and Path(args.bench).exists():
         sents = [json.loads(l)["spun"] for _, l in zip(range(args.slice), open(args.bench, encoding="utf-8"))]
-        rows.append((f"check {len(sents)} devbench sentences", measure(sents, "check")))
+        rows.append((f"check {len(sents)} devbench sentences, one at a time", measure(sents, "check")))
+        rows.append((f"check {len(sents)} devbench sentences, batched", measure(sents, "check-batch")))
     print("| run | wall s | model load s | work s | sentences | sentences/s | edits | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         print(f"| {name} | {r['wall_s']:.1f} | {r['load_s']:.1f} | {r['work_s']:.1f} | {r['sentences']} | "
               f"{r['sentences_per_s']:.2f} | {r['edits']} | {r['peak_rss_mb']:.0f} |")
+    counts = [int(x) for x in args.batch_docs.split(",") if x]
+    if counts:
+        print("\n| repair batch (detect) | documents | workers | run s | documents/s | peak RSS MB (largest process) |")
+        print("|---|---|---|---|---|---|")
+        for n in counts:
+            docs = documents(Path(args.bench), n)
+            for w in [int(x) for x in args.workers.split(",")]:
+                r = measure_batch(docs, ["--workers", str(w)])
+                print(f"| 500-word documents | {n} | {w} | {r['run_s']:.1f} | {r['docs_per_s']:.1f} | {r['peak_rss_mb']:.0f} |")
 
 
 if __name__ == "__main__":

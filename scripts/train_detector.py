@@ -1,0 +1,235 @@
+"""Train the replaced-token spin detector: LoRA on all-MiniLM-L6-v2 plus a one-logit word head.
+
+    python scripts/train_detector.py --data data/spin --minutes 75          # CPU, resumable
+    python scripts/train_detector.py --data data/spin --device cuda --steps 20000
+
+Every word of a spun sentence is labelled 1 if the spinner wrote it, else 0 (``make_data.py``);
+the loss is binary cross-entropy on each word's first sub-token, as in ELECTRA's discriminator.
+A checkpoint is written to ``--out`` every ``--save-every`` steps and when time runs out; the same
+command resumes from it. At the end the adapter is exported to ``--export`` (``models/detector``)
+together with a Platt calibration of the sentence score fitted on held-out articles and its
+reliability table.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from repair.encoder import BASE_PACKAGE, featurize, load_base, word_logits  # noqa: E402
+
+NAME = "minilm-rtd-v1"
+
+
+def records(data: Path, split: str):
+    shards = sorted(data.glob(f"{split}-*.jsonl.gz"))
+    if not shards:
+        raise SystemExit(f"no {split} shards in {data} (run scripts/make_data.py first)")
+    for shard in shards:
+        with gzip.open(shard, "rt", encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                yield r["spun"], r["labels"]
+
+
+def train_batches(data: Path, batch: int, seed: int, buffer: int = 8192):
+    """Endless, deterministic stream of batches: shuffle buffer, then length-sorted groups of 16
+    batches (less padding), the groups' batches in random order."""
+    rng, epoch = random.Random(seed), 0
+    while True:
+        pool = []
+        for rec in records(data, "train"):
+            pool.append(rec)
+            if len(pool) >= buffer:
+                yield from _group(pool, batch, rng)
+                pool = []
+        yield from _group(pool, batch, rng)
+        epoch += 1
+
+
+def _group(pool, batch, rng):
+    rng.shuffle(pool)
+    for g in range(0, len(pool), batch * 16):
+        group = sorted(pool[g:g + batch * 16], key=lambda r: len(r[0]))
+        chunks = [group[i:i + batch] for i in range(0, len(group), batch)]
+        rng.shuffle(chunks)
+        yield from chunks
+
+
+def to_tensors(tokenizer, chunk, device, max_tokens):
+    texts, labels = zip(*chunk)
+    b = featurize(tokenizer, list(texts), max_tokens)
+    y = torch.full(b.first.shape, -1.0)
+    for i, lab in enumerate(labels):
+        y[i, :len(lab)] = torch.tensor(lab, dtype=torch.float)
+    b.inputs = {k: v.to(device) for k, v in b.inputs.items()}
+    b.first = b.first.to(device)
+    return b, y.to(device)
+
+
+def loss_fn(logits, y):
+    mask = (y >= 0) & torch.isfinite(logits)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits[mask], y[mask])
+
+
+@torch.no_grad()
+def evaluate(model, tokenizer, val, device, max_tokens, batch=64):
+    """Word F1 at p=0.5, loss, and per sentence (max word logit, is spun) pairs."""
+    model.eval()
+    tp = fp = fn = 0
+    losses, pairs = [], []
+    for i in range(0, len(val), batch):
+        b, y = to_tensors(tokenizer, val[i:i + batch], device, max_tokens)
+        z = word_logits(model, b)
+        losses.append(loss_fn(z, y).item())
+        known = (y >= 0) & torch.isfinite(z)
+        pred = (z > 0) & known
+        tp += int((pred & (y == 1)).sum())
+        fp += int((pred & (y == 0)).sum())
+        fn += int((~pred & known & (y == 1)).sum())
+        zmax = z.masked_fill(~known, -1e4).max(1).values
+        pairs += list(zip(zmax.tolist(), (y == 1).any(1).tolist()))
+    model.train()
+    f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+    return {"loss": sum(losses) / max(1, len(losses)), "word_f1": f1}, pairs
+
+
+def fit_platt(pairs):
+    """Sentence score = sigmoid(a * max_word_logit + b), fitted by maximum likelihood."""
+    x = torch.tensor([p[0] for p in pairs]).clamp(-30, 30)
+    y = torch.tensor([float(p[1]) for p in pairs])
+    ab = torch.tensor([1.0, 0.0], requires_grad=True)
+    opt = torch.optim.LBFGS([ab], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(ab[0] * x + ab[1], y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    a, b = ab.tolist()
+    prob = torch.sigmoid(a * x + b)
+    table = []
+    for lo in [i / 10 for i in range(10)]:
+        m = (prob >= lo) & (prob < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        if m.any():
+            table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()),
+                          "mean_score": round(float(prob[m].mean()), 3), "spun_share": round(float(y[m].mean()), 3)})
+    return a, b, table
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("data/spin"))
+    ap.add_argument("--out", type=Path, default=Path("runs/detector"))
+    ap.add_argument("--export", type=Path, default=Path("models/detector"))
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=None, help="stop (and export) after this much training time")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--layers", default="", help="adapt only these encoder layers (e.g. 3,4,5); default all")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--val-size", type=int, default=2000)
+    ap.add_argument("--calib-size", type=int, default=6000)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
+    args = ap.parse_args(argv)
+
+    from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+
+    torch.manual_seed(args.seed)
+    tokenizer, base = load_base()
+    lora = LoraConfig(task_type=TaskType.TOKEN_CLS, r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
+                      target_modules=["query", "key", "value", "dense"],
+                      layers_to_transform=[int(i) for i in args.layers.split(",")] if args.layers else None)
+    model = get_peft_model(base, lora).to(args.device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) * max(
+        0.1, 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))))
+    args.out.mkdir(parents=True, exist_ok=True)
+    ckpt, step, history = args.out / "ckpt.pt", 0, []
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=args.device)
+        set_peft_model_state_dict(model, state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step, history = state["step"], state["history"]
+        print(f"resumed from {ckpt} at step {step}", flush=True)
+
+    def save():
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": get_peft_model_state_dict(model), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": step, "history": history, "args": {k: str(v) for k, v in vars(args).items()}}, tmp)
+        os.replace(tmp, ckpt)
+
+    val = []
+    for rec in records(args.data, "val"):
+        val.append(rec)
+        if len(val) >= args.val_size + args.calib_size:
+            break
+    val, calib = val[:args.val_size], val[args.val_size:]
+
+    if not args.export_only:
+        model.train()
+        stream = train_batches(args.data, args.batch, args.seed)
+        for _ in range(step):  # resume: skip what was already seen, so the data order is unchanged
+            next(stream)
+        t0, seen = time.time(), 0
+        while step < args.steps:
+            b, y = to_tensors(tokenizer, next(stream), args.device, args.max_tokens)
+            loss = loss_fn(word_logits(model, b), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            seen += args.batch
+            if step % 20 == 0:
+                rate = seen / (time.time() - t0)
+                print(f"step {step} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} {rate:.1f} sent/s", flush=True)
+            if step % args.eval_every == 0 or step == args.steps:
+                metrics, _ = evaluate(model, tokenizer, val, args.device, args.max_tokens)
+                history.append({"step": step, **metrics})
+                print(f"eval step {step}: {metrics}", flush=True)
+            if step % args.save_every == 0:
+                save()
+            if args.minutes and time.time() - t0 > args.minutes * 60:
+                print(f"time budget reached at step {step}", flush=True)
+                break
+        save()
+
+    # export: adapter + head (peft format), calibration and reliability on held-out articles
+    metrics, pairs = evaluate(model, tokenizer, calib, args.device, args.max_tokens)
+    a, b, table = fit_platt(pairs)
+    args.export.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(args.export)
+    (args.export / "README.md").unlink(missing_ok=True)  # peft writes a model-card stub
+    manifest = json.loads((args.data / "manifest.json").read_text()) if (args.data / "manifest.json").exists() else {}
+    config = {"name": NAME, "base": BASE_PACKAGE, "max_tokens": 256, "calibration": {"a": round(a, 5), "b": round(b, 5)},
+              "trained": {"steps": step, "batch": args.batch, "rank": args.rank, "lr": args.lr,
+                          "data": manifest.get("stats", {}), "history": history[-5:]},
+              "heldout": {"sentences": len(calib), **{k: round(v, 4) for k, v in metrics.items()}},
+              "reliability": table}
+    (args.export / "repair.json").write_text(json.dumps(config, indent=2) + "\n")
+    print(json.dumps({"exported": str(args.export), "calibration": config["calibration"], "reliability": table}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
