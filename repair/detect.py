@@ -139,7 +139,7 @@ class EncoderDetector:
             torch.set_num_threads(threads)
         self.torch = torch
         path = adapter_dir or model_path("detector")
-        self.tokenizer, self.model, self.config = load_detector(path, device)
+        self.tokenizer, self.model, self.config, self.token_bias = load_detector(path, device)
         self.name = self.config["name"]
         self.device, self.batch_size, self.span_threshold = device, batch_size, span_threshold
         self.max_tokens = self.config.get("max_tokens", 256)
@@ -157,7 +157,7 @@ class EncoderDetector:
                 batch = featurize(self.tokenizer, [sentences[i] for i in idx], self.max_tokens)
                 batch.inputs = {n: v.to(self.device) for n, v in batch.inputs.items()}
                 batch.first = batch.first.to(self.device)
-                z = word_logits(self.model, batch).float().cpu()
+                z = word_logits(self.model, batch, self.token_bias).float().cpu()
                 for row, i in enumerate(idx):
                     out[i] = z[row, :len(batch.words[row])].tolist()
         return out

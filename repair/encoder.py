@@ -64,11 +64,14 @@ def featurize(tokenizer, texts: list[str], max_tokens: int = MAX_TOKENS) -> Batc
     return Batch(dict(enc), first, toks)
 
 
-def word_logits(model, batch: Batch) -> "torch.Tensor":  # noqa: F821
-    """[B, W] logits of "this word was substituted" (padding and truncated words get -inf)."""
-    import torch
+def word_logits(model, batch: Batch, token_bias=None) -> "torch.Tensor":  # noqa: F821
+    """[B, W] logits of "this word was substituted" (padding and truncated words get -inf).
 
+    ``token_bias`` ([vocab]) is an optional learned correction per first sub-token: a cheap second
+    stage that memorises which words spinners write, on top of the contextual logit."""
     logits = model(**batch.inputs).logits[..., 0]  # [B, T]
+    if token_bias is not None:
+        logits = logits + token_bias[batch.inputs["input_ids"]]
     gathered = logits.gather(1, batch.first.clamp(min=0))
     return gathered.masked_fill(batch.first < 0, float("-inf"))
 
@@ -100,4 +103,9 @@ def load_detector(adapter_dir: Path, device: str = "cpu"):
         tokenizer, base = load_base()
         model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     config = json.loads((adapter_dir / "repair.json").read_text())
-    return tokenizer, model.to(device).eval(), config
+    bias = None
+    if (adapter_dir / "token_bias.safetensors").exists():
+        from safetensors.torch import load_file
+
+        bias = load_file(adapter_dir / "token_bias.safetensors")["token_bias"].float().to(device)
+    return tokenizer, model.to(device).eval(), config, bias

@@ -82,14 +82,14 @@ def loss_fn(logits, y):
 
 
 @torch.no_grad()
-def evaluate(model, tokenizer, val, device, max_tokens, batch=64):
+def evaluate(model, tokenizer, val, device, max_tokens, batch=64, bias=None):
     """Word F1 at p=0.5, loss, and per sentence (max word logit, is spun) pairs."""
     model.eval()
     tp = fp = fn = 0
     losses, pairs = [], []
     for i in range(0, len(val), batch):
         b, y = to_tensors(tokenizer, val[i:i + batch], device, max_tokens)
-        z = word_logits(model, b)
+        z = word_logits(model, b, bias)
         losses.append(loss_fn(z, y).item())
         known = (y >= 0) & torch.isfinite(z)
         pred = (z > 0) & known
@@ -101,6 +101,33 @@ def evaluate(model, tokenizer, val, device, max_tokens, batch=64):
     model.train()
     f1 = 2 * tp / max(1, 2 * tp + fp + fn)
     return {"loss": sum(losses) / max(1, len(losses)), "word_f1": f1}, pairs
+
+
+def train_bias(model, tokenizer, args, start, val):
+    """Stage 2: the encoder frozen, learn one logit correction per vocabulary entry (forward passes
+    only, about 3x cheaper than stage 1). Uses the training stream after what stage 1 consumed."""
+    vocab = model.get_input_embeddings().weight.shape[0]
+    bias = torch.nn.Parameter(start.clone() if start is not None else torch.zeros(vocab, device=args.device))
+    if not args.bias_steps:
+        return bias
+    opt = torch.optim.Adam([bias], lr=args.bias_lr)
+    stream = train_batches(args.data, args.batch, args.seed + 1)
+    model.eval()
+    t0 = time.time()
+    for k in range(1, args.bias_steps + 1):
+        b, y = to_tensors(tokenizer, next(stream), args.device, args.max_tokens)
+        with torch.no_grad():
+            z = word_logits(model, b)
+        ids = b.inputs["input_ids"].gather(1, b.first.clamp(min=0))
+        loss = loss_fn(z + bias[ids], y) + 1e-4 * bias.pow(2).sum()
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if k % 50 == 0:
+            print(f"bias step {k} loss {loss.item():.4f} {k * args.batch / (time.time() - t0):.1f} sent/s", flush=True)
+    metrics, _ = evaluate(model, tokenizer, val, args.device, args.max_tokens, bias=bias)
+    print(f"eval after bias stage: {metrics}", flush=True)
+    return bias
 
 
 def fit_platt(pairs):
@@ -148,6 +175,9 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
+    ap.add_argument("--bias-steps", type=int, default=0,
+                    help="stage 2: with the encoder frozen, learn a per-token logit correction for this many steps")
+    ap.add_argument("--bias-lr", type=float, default=0.05)
     args = ap.parse_args(argv)
 
     from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
@@ -215,15 +245,30 @@ def main(argv=None):
                 break
         save()
 
+    bias = state_bias = None
+    if ckpt.exists():
+        state_bias = torch.load(ckpt, map_location=args.device).get("bias")
+    if args.bias_steps or state_bias is not None:
+        bias = train_bias(model, tokenizer, args, state_bias, val)
+        state = torch.load(ckpt, map_location=args.device)
+        state["bias"] = bias.detach()
+        torch.save(state, ckpt.with_suffix(".tmp"))
+        os.replace(ckpt.with_suffix(".tmp"), ckpt)
+
     # export: adapter + head (peft format), calibration and reliability on held-out articles
-    metrics, pairs = evaluate(model, tokenizer, calib, args.device, args.max_tokens)
+    metrics, pairs = evaluate(model, tokenizer, calib, args.device, args.max_tokens, bias=bias)
     a, b, table = fit_platt(pairs)
     args.export.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.export)
     (args.export / "README.md").unlink(missing_ok=True)  # peft writes a model-card stub
+    if bias is not None:
+        from safetensors.torch import save_file
+
+        save_file({"token_bias": bias.detach().to(torch.float16).cpu()}, args.export / "token_bias.safetensors")
     manifest = json.loads((args.data / "manifest.json").read_text()) if (args.data / "manifest.json").exists() else {}
     config = {"name": NAME, "base": BASE_PACKAGE, "max_tokens": 256, "calibration": {"a": round(a, 5), "b": round(b, 5)},
               "trained": {"steps": step, "batch": args.batch, "rank": args.rank, "lr": args.lr,
+                          "bias_steps": args.bias_steps,
                           "data": manifest.get("stats", {}), "history": history[-5:]},
               "heldout": {"sentences": len(calib), **{k: round(v, 4) for k, v in metrics.items()}},
               "reliability": table}

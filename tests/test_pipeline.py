@@ -1,4 +1,4 @@
-"""The library API and the v0 models, on the real SmolLM2 and the shipped lexicon."""
+"""The library API on the real models: the trained detector, SmolLM2 and the shipped lexicon."""
 import threading
 
 import pytest
@@ -66,7 +66,23 @@ def test_check_is_detection_only(repairer):
     rep = repairer.check(text)
     assert rep.text == text and rep.edits == [] and rep.sentences[0].flagged
     assert any(text[s.start:s.end] == "struggle" for s in rep.sentences[0].spans)
-    assert "detector:lm-lexicon-v0" in str(rep.signature)
+    assert "detector:minilm-rtd-v1" in str(rep.signature) and "restorer" not in str(rep.signature)
+
+
+def test_check_many_equals_check_one_by_one(repairer):
+    texts = ["Officials say the struggle has pushed the area to search for different companions.",
+             "Mr. Blinken met the ministers in Astana on Tuesday. They agreed to meet again.", "Short."]
+    many = repairer.check_many(texts)
+    for text, rep in zip(texts, many):
+        one = repairer.check(text)
+        assert [(s.start, s.end, s.flagged) for s in rep.sentences] == [(s.start, s.end, s.flagged) for s in one.sentences]
+        assert [round(s.score, 4) for s in rep.sentences] == [round(s.score, 4) for s in one.sentences]
+
+
+def test_v0_detector_is_still_available(repairer):
+    v0 = repairer.__class__(detector="v0", lm=repairer.lm_lexicon.lm, lexicon=repairer.lm_lexicon.lexicon)
+    rep = v0.check("Officials say the struggle has pushed the area to search for different companions.")
+    assert "detector:lm-lexicon-v0" in str(rep.signature) and rep.sentences[0].flagged
 
 
 def test_library_rejects_huge_and_non_text(repairer):

@@ -1,0 +1,109 @@
+"""The trained detector: word alignment, the training loop, and the shipped weights on the seeds."""
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from repair.segment import words
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from repair.detect import EncoderDetector
+
+    return EncoderDetector()
+
+
+def test_featurize_maps_every_word_to_its_first_subtoken():
+    from repair.encoder import featurize, load_base
+
+    tok, _ = load_base()
+    texts = ["Blinken got here to Astana's summit.", "Unbelievably short."]
+    b = featurize(tok, texts)
+    ids = b.inputs["input_ids"]
+    for row, text in enumerate(texts):
+        for k, w in enumerate(words(text)):
+            first = tok.convert_ids_to_tokens(int(ids[row, b.first[row, k]]))
+            assert w.text.lower().startswith(first.lstrip("#")), (w.text, first)
+    assert (b.first[1, 2:] == -1).all()  # the shorter sentence has two words; the rest is padding
+    long = featurize(tok, ["word " * 300], max_tokens=32)
+    assert (long.first[0, :30] >= 0).all() and (long.first[0, 30:] == -1).all()  # past the limit: no token
+
+
+def _shard(path: Path, rows):
+    with gzip.open(path, "wt") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
+def test_training_loop_lowers_the_loss_and_resumes(tmp_path):
+    spec = importlib.util.spec_from_file_location("train_detector", ROOT / "scripts" / "train_detector.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    rows = []
+    for i in range(48):
+        spun = i % 2 == 0
+        text = f"The minister {'got here' if spun else 'came'} to the summit on day {i}."
+        rows.append({"spun": text, "labels": [int(spun and t.text in ("got", "here")) for t in words(text)]})
+    data = tmp_path / "data"
+    data.mkdir()
+    _shard(data / "train-00000.jsonl.gz", rows)
+    _shard(data / "val-00000.jsonl.gz", rows[:16])
+    common = ["--data", str(data), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"),
+              "--batch", "8", "--lr", "3e-3", "--warmup", "2", "--eval-every", "4", "--save-every", "4",
+              "--val-size", "8", "--calib-size", "8"]
+    train.main(common + ["--steps", "12"])
+    ckpt = __import__("torch").load(tmp_path / "run" / "ckpt.pt", weights_only=False)
+    losses = [h["loss"] for h in ckpt["history"]]
+    assert ckpt["step"] == 12 and losses[-1] < losses[0] * 0.7, losses
+    train.main(common + ["--steps", "16", "--bias-steps", "4"])  # resumes at step 12, then stage 2
+    state = __import__("torch").load(tmp_path / "run" / "ckpt.pt", weights_only=False)
+    assert state["step"] == 16 and state["bias"].abs().sum() > 0
+    assert (tmp_path / "export" / "token_bias.safetensors").exists()
+    config = json.loads((tmp_path / "export" / "repair.json").read_text())
+    assert config["name"] == "minilm-rtd-v1" and set(config["calibration"]) == {"a", "b"}
+
+    from repair.detect import EncoderDetector
+
+    det = EncoderDetector(tmp_path / "export")
+    spun, clean = det.detect(["The minister got here to the summit on day 99.",
+                              "The minister came to the summit on day 99."])
+    assert spun.score > clean.score
+    assert [s.text for s in spun.spans] == ["got here"]  # one phrase-level span
+
+
+def test_shipped_weights_load_and_are_small():
+    size = sum(p.stat().st_size for p in (ROOT / "models" / "detector").iterdir())
+    assert size < 8_000_000
+    config = json.loads((ROOT / "models" / "detector" / "repair.json").read_text())
+    assert config["reliability"] and config["heldout"]["sentences"] >= 1000
+
+
+def test_seed_article_002_is_flagged_and_the_clean_ones_are_not(detector):
+    from repair.segment import default_segmenter
+
+    seg = default_segmenter()
+    flagged = {}
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        sents = [text[s:e] for s, e in seg.sentences(text)]
+        ev = detector.detect(sents)
+        flagged[path.stem] = (sum(e.score >= 0.5 for e in ev), len(sents))
+    n, total = flagged.pop("002")
+    assert n >= 0.9 * total, (n, total)
+    for stem, (n, total) in flagged.items():
+        assert n <= 1, (stem, n, total)
+
+
+def test_spinner_tells_in_002_are_spans(detector):
+    text = "Secretary of State Antony Blinken got here to Central Asia on Tuesday for talks with overseas ministers."
+    ev = detector.detect([text])[0]
+    assert any(s.text == "got here" for s in ev.spans), ev.spans
+    assert not any(s.text in ("Antony", "Blinken", "Tuesday") for s in ev.spans)
