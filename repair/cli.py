@@ -33,15 +33,22 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load_repairer(threshold: float, min_confidence: float):
+def load_repairer(threshold: float, min_confidence: float, restore: bool = False):
+    """The default Repairer; with ``restore`` also its restorer (SmolLM2, converted once on first use)."""
     from .pipeline import Repairer
     from .resources import ModelUnavailable
 
+    def build():
+        r = Repairer(threshold=threshold, min_confidence=min_confidence)
+        if restore:
+            r.restorer  # noqa: B018 - load it now, under the status line, not halfway through the work
+        return r
+
     try:
         if err.is_terminal:
-            with err.status("loading models…"):
-                return Repairer(threshold=threshold, min_confidence=min_confidence)
-        return Repairer(threshold=threshold, min_confidence=min_confidence)
+            with err.status("loading models (the first fix converts SmolLM2 once, ~30 s)…"):
+                return build()
+        return build()
     except (ModelUnavailable, FileNotFoundError) as e:
         fail(str(e), 3)
 
@@ -105,7 +112,7 @@ def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--outpu
         if output:
             check_output(output, [file])
         text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence).fix(text)
+        result = load_repairer(threshold, min_confidence, restore=True).fix(text)
         payload = result.render("json") if fmt is OutFormat.json else result.text
         if output:
             write_atomic(output, payload)
@@ -127,7 +134,7 @@ def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html",
         if html:
             check_output(html, [file])
         text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence).fix(text)
+        result = load_repairer(threshold, min_confidence, restore=True).fix(text)
         if html:
             write_atomic(html, result.render("html"))
         use_color = sys.stdout.isatty() if color is None else color

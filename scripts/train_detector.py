@@ -130,16 +130,23 @@ def train_bias(model, tokenizer, args, start, val):
     return bias
 
 
-def fit_platt(pairs):
-    """Sentence score = sigmoid(a * max_word_logit + b), fitted by maximum likelihood."""
+def fit_platt(pairs, prior: float | None = 0.5):
+    """Sentence score = sigmoid(a * max_word_logit + b), fitted by weighted maximum likelihood.
+
+    Held-out articles are mostly spun (the mixture leaves only a quarter of articles clean), so the
+    fit is reweighted to an even prior: a score of 0.8 means 80% of such sentences are spun where
+    spun and clean sentences are equally common (``prior=None`` keeps the held-out prior). The
+    reliability table uses the same weights."""
     x = torch.tensor([p[0] for p in pairs]).clamp(-30, 30)
     y = torch.tensor([float(p[1]) for p in pairs])
+    share = float(y.mean())
+    w = torch.ones_like(y) if prior is None else torch.where(y > 0, prior / share, (1 - prior) / (1 - share))
     ab = torch.tensor([1.0, 0.0], requires_grad=True)
     opt = torch.optim.LBFGS([ab], max_iter=200)
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(ab[0] * x + ab[1], y)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(ab[0] * x + ab[1], y, weight=w)
         loss.backward()
         return loss
 
@@ -151,8 +158,13 @@ def fit_platt(pairs):
         m = (prob >= lo) & (prob < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
         if m.any():
             table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()),
-                          "mean_score": round(float(prob[m].mean()), 3), "spun_share": round(float(y[m].mean()), 3)})
-    return a, b, table
+                          "mean_score": round(float(prob[m].mean()), 3),
+                          "spun_share": round(float((w[m] * y[m]).sum() / w[m].sum()), 3)})
+    clean = y == 0
+    summary = {"heldout_spun_share": round(share, 3), "calibrated_prior": prior,
+               "clean_flagged_at_0.5": round(float((prob[clean] >= 0.5).float().mean()), 4),
+               "spun_flagged_at_0.5": round(float((prob[~clean] >= 0.5).float().mean()), 4)}
+    return a, b, table, summary
 
 
 def main(argv=None):
@@ -178,6 +190,8 @@ def main(argv=None):
     ap.add_argument("--bias-steps", type=int, default=0,
                     help="stage 2: with the encoder frozen, learn a per-token logit correction for this many steps")
     ap.add_argument("--bias-lr", type=float, default=0.05)
+    ap.add_argument("--calib-prior", type=float, default=0.5, help="share of spun sentences the sentence score "
+                                                                  "is calibrated for (-1: the held-out share)")
     args = ap.parse_args(argv)
 
     from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
@@ -257,7 +271,7 @@ def main(argv=None):
 
     # export: adapter + head (peft format), calibration and reliability on held-out articles
     metrics, pairs = evaluate(model, tokenizer, calib, args.device, args.max_tokens, bias=bias)
-    a, b, table = fit_platt(pairs)
+    a, b, table, calib_summary = fit_platt(pairs, None if args.calib_prior < 0 else args.calib_prior)
     args.export.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.export)
     (args.export / "README.md").unlink(missing_ok=True)  # peft writes a model-card stub
@@ -271,7 +285,7 @@ def main(argv=None):
                           "bias_steps": args.bias_steps,
                           "data": manifest.get("stats", {}), "history": history[-5:]},
               "heldout": {"sentences": len(calib), **{k: round(v, 4) for k, v in metrics.items()}},
-              "reliability": table}
+              "reliability": table, "operating_point": calib_summary}
     (args.export / "repair.json").write_text(json.dumps(config, indent=2) + "\n")
     print(json.dumps({"exported": str(args.export), "calibration": config["calibration"], "reliability": table}, indent=1))
 
