@@ -225,6 +225,8 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
                                                                 "skip the rest of documents that look clean there."),
           threshold: float = ThresholdOpt, min_confidence: float = ConfidenceOpt,
           max_chars: int = typer.Option(1_000_000, "--max-chars", help="Longer documents go to the errors file."),
+          int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: ~1.7x faster detection, "
+                                                          "slightly lower accuracy."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Clean a corpus: stream, score (and restore), resume after interruption, lose nothing."""
     from .batch import BatchError, Options, _size, run
@@ -254,7 +256,7 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
                                                         f"{summary.sentences / dt:.0f} sent/s  {summary.errors} errors")
             try:
                 summary = run(inputs, output, options=opts, workers=workers, engine=engine.value,
-                              ray_address=ray_address, repairer_kwargs={"threshold": threshold,
+                              ray_address=ray_address, repairer_kwargs={"threshold": threshold, "int8": int8,
                                                                         "min_confidence": min_confidence},
                               progress=progress)
             except BatchError as e:

@@ -35,10 +35,12 @@ class Repairer:
 
     def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
-                 lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS):
+                 lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS,
+                 int8: bool = False):
         """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"v0"`` (``lm-lexicon-v0``, no
         training, slow) or any object with ``name`` and ``detect(sentences)``. The language model
-        behind restoration is loaded on the first ``fix``, so a ``check``-only user never pays for it."""
+        behind restoration is loaded on the first ``fix``, so a ``check``-only user never pays for it.
+        ``int8`` quantizes the default detector (faster, slightly less accurate; for corpora)."""
         self.threshold = threshold
         self.min_confidence = min_confidence
         self.max_chars = max_chars
@@ -49,7 +51,7 @@ class Repairer:
         if detector == "v0":
             detector = self.lm_lexicon
         elif detector == "default":
-            detector = EncoderDetector(device=device)
+            detector = EncoderDetector(device=device, int8=int8)
         self.detector: Detector = detector
 
     @cached_property
