@@ -306,6 +306,36 @@ def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[st
     return rows, stats
 
 
+class SpinFilter:
+    """A filter step for document pipelines (datatrove habit): documents stream through, kept ones are
+    yielded with their ``spin_*`` fields, and every dropped one goes to ``exclusion_writer(row)`` with
+    its reason (spun at or above ``min_score``, or unusable)."""
+
+    def __init__(self, repairer=None, *, min_score: float = 0.5, text_field: str = "text",
+                 exclusion_writer: Callable[[dict], None] | None = None, batch_size: int = 64):
+        if repairer is None:
+            from .pipeline import Repairer
+
+            repairer = Repairer()
+        self.repairer, self.batch_size = repairer, batch_size
+        self.opts = Options(text_field=text_field, min_score=min_score, keep="clean")
+        self.exclusion_writer = exclusion_writer or (lambda row: None)
+
+    def __call__(self, docs: Iterable[dict]) -> Iterator[dict]:
+        def records():
+            for i, doc in enumerate(docs):
+                text, error = _check(doc, self.opts) if isinstance(doc, dict) else (None, "not a dict")
+                yield Record(i, f"document {i}", doc if isinstance(doc, dict) else None, text, error,
+                             None if isinstance(doc, dict) else repr(doc)[:200])
+
+        for chunk in chunks(records(), self.batch_size):
+            for kind, row in process(self.repairer, chunk, self.opts)[0]:
+                if kind == "out":
+                    yield row
+                else:
+                    self.exclusion_writer(row)
+
+
 # -------------------------------------------------------------------------------------------- engines
 
 _WORKER: dict = {}

@@ -163,6 +163,17 @@ def test_triage_clears_documents_that_look_clean_early(tmp_path):
     assert second["spin_sentences"] == 2 and "spin_triage" not in second
 
 
+def test_spin_filter_step_streams_and_reports_every_drop():
+    from repair.batch import SpinFilter
+
+    dropped = []
+    step = SpinFilter(StubRepairer(), min_score=0.5, exclusion_writer=dropped.append, batch_size=2)
+    kept = list(step(iter(GOOD + [{"id": "d"}])))
+    assert [d["id"] for d in kept] == ["b"] and kept[0]["spin_score"] == 0.1
+    assert [(r["record"].get("id"), r["reason"][:10]) for r in dropped] == [
+        ("a", "spin score"), ("c", "spin score"), ("d", "missing fi")]
+
+
 def test_bad_job_setup_is_a_clear_error(tmp_path):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, GOOD)
