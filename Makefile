@@ -28,7 +28,7 @@ bench: install
 	$(BIN)/python scripts/bench.py --slice 1000
 
 eval: install
-	$(BIN)/python scripts/evaluate.py
+	$(BIN)/python scripts/evaluate.py --per-spinner 50
 
 lexicon: install  ## rebuild models/lexicon.tsv.gz from ../shared/data/thesauri
 	$(BIN)/python scripts/build_lexicon.py

@@ -1,6 +1,6 @@
 """Score detectors and restorers side by side on a benchmark in the format of devbench.jsonl.
 
-    python scripts/evaluate.py                       # 100 sentences per spinner, all configurations
+    python scripts/evaluate.py --per-spinner 50      # what `make eval` runs (docs/benchmarks.md)
     python scripts/evaluate.py --per-spinner 0       # the whole benchmark (slow for v0: ~1 s/sentence)
 
 Writes docs/benchmarks.md (regenerated, never hand-edited) and docs/benchmarks.json. Every metric
