@@ -356,11 +356,9 @@ def _work(chunk: list[Record], opts: Options):
 
 def _local_engine(todo: Iterator[tuple[int, list[Record]]], opts: Options, workers: int, repairer_kwargs: dict,
                   repairer=None):
-    """Yield (chunk index, rows, stats) in completion order, at most 2 chunks per worker in flight."""
+    """Yield (chunk index, rows, stats) in completion order, at most 2 chunks per worker in flight.
+    With one worker the chunks run here, on ``repairer`` (which ``run`` always provides)."""
     if workers <= 1:
-        if repairer is None:
-            _init_worker(os.cpu_count() or 1, repairer_kwargs)
-            repairer = _WORKER["repairer"]
         for k, chunk in todo:
             yield k, *process(repairer, chunk, opts)
         return

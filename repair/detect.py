@@ -18,7 +18,7 @@ from .doc import Span
 from .lexicon import Lexicon, Site
 from .lm import LanguageModel
 from .resources import model_path
-from .segment import match_case, protected, words
+from .segment import Token, match_case, protected, words
 
 
 def sigmoid(x: float) -> float:
@@ -130,15 +130,13 @@ class EncoderDetector:
     """
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 64,
-                 span_threshold: float = 0.5, threads: int | None = None, int8: bool = False):
+                 span_threshold: float = 0.5, int8: bool = False):
         """``int8``: dynamic int8 quantization of the linear layers (CPU): about 1.7x faster, sentence
         AUC about 0.01 lower on devbench (see docs/benchmarks.md); meant for corpus triage."""
         import torch
 
         from .encoder import load_detector
 
-        if threads:
-            torch.set_num_threads(threads)
         self.torch = torch
         path = adapter_dir or model_path("detector")
         self.tokenizer, self.model, self.config, self.token_bias = load_detector(path, device)
@@ -154,12 +152,12 @@ class EncoderDetector:
         self.max_tokens = self.config.get("max_tokens", 256)
         self.a, self.b = self.config["calibration"]["a"], self.config["calibration"]["b"]
 
-    def word_logits(self, sentences: list[str]) -> list[list[float]]:
-        """One logit per word of ``repair.segment.words(sentence)``; -inf past the token limit."""
+    def word_logits(self, sentences: list[str]) -> list[tuple[list[Token], list[float]]]:
+        """Each sentence's words (``repair.segment.words``) with one logit each; -inf past the token limit."""
         from .encoder import featurize, word_logits
 
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
-        out: list[list[float]] = [[] for _ in sentences]
+        out: list[tuple[list[Token], list[float]]] = [([], []) for _ in sentences]
         with self.torch.inference_mode():
             for k in range(0, len(order), self.batch_size):
                 idx = order[k:k + self.batch_size]
@@ -168,13 +166,12 @@ class EncoderDetector:
                 batch.first = batch.first.to(self.device)
                 z = word_logits(self.model, batch, self.token_bias).float().cpu()
                 for row, i in enumerate(idx):
-                    out[i] = z[row, :len(batch.words[row])].tolist()
+                    out[i] = (batch.words[row], z[row, :len(batch.words[row])].tolist())
         return out
 
     def detect(self, sentences: list[str]) -> list[SentenceEvidence]:
         out = []
-        for sentence, logits in zip(sentences, self.word_logits(sentences)):
-            toks = words(sentence)
+        for sentence, (toks, logits) in zip(sentences, self.word_logits(sentences)):
             finite = [z for z in logits if z != float("-inf")]
             score = sigmoid(self.a * max(finite) + self.b) if finite else 0.0
             spans: list[Span] = []
