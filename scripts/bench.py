@@ -2,6 +2,7 @@
 
     python scripts/bench.py                  # seeds only (no ../shared needed)
     python scripts/bench.py --slice 1000     # plus the first N sentences of devbench, detection only
+                                             # and fix on its first N/5 spun sentences
 
 Each measurement runs in a fresh process so that peak RSS is that of the measured work alone.
 """
@@ -24,12 +25,19 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from repair import Repairer
 r = Repairer()
+mode = sys.argv[2]
+if mode.startswith("fix"):
+    r.restorer  # loaded with the models, not inside the timed work
 load = time.perf_counter() - t0
 texts = json.load(open(sys.argv[1]))
-mode = sys.argv[2]
 t1 = time.perf_counter()
 n_sent = n_edits = 0
-outs = r.check_many(texts) if mode == "check-batch" else [r.fix(t) if mode == "fix" else r.check(t) for t in texts]
+if mode == "check-batch":
+    outs = r.check_many(texts)
+elif mode == "fix-batch":
+    outs = r.fix_many(texts)
+else:
+    outs = [r.fix(t) if mode == "fix" else r.check(t) for t in texts]
 for out in outs:
     n_sent += len(out.sentences); n_edits += len(out.edits)
 work = time.perf_counter() - t1
@@ -116,6 +124,10 @@ def main():
         sents = [json.loads(l)["spun"] for _, l in zip(range(args.slice), open(args.bench, encoding="utf-8"))]
         rows.append((f"check {len(sents)} devbench sentences, one at a time", measure(sents, "check")))
         rows.append((f"check {len(sents)} devbench sentences, batched", measure(sents, "check-batch")))
+        spun = [json.loads(l) for l in open(args.bench, encoding="utf-8")]
+        spun = [r["spun"] for r in spun if r["edits"]][:args.slice // 5]
+        rows.append((f"fix {len(spun)} spun devbench sentences, one at a time", measure(spun, "fix")))
+        rows.append((f"fix {len(spun)} spun devbench sentences, batched", measure(spun, "fix-batch")))
     print("| run | wall s | model load s | work s | sentences | sentences/s | edits | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows:

@@ -53,11 +53,14 @@ class Pipeline:
     def __init__(self, repairer, name):
         self.repairer, self.name = repairer, name
 
-    def run(self, text):
-        res = self.repairer.fix(text)
-        score = max((s.score for s in res.sentences), default=0.0)
-        spans = [(p.start, p.end) for s in res.sentences for p in s.spans if p.score >= self.repairer.threshold]
-        return score, spans, [(e.start, e.end, e.after) for e in res.edits]
+    def run_many(self, texts, batch=32):
+        out = []
+        for b in range(0, len(texts), batch):
+            for res in self.repairer.fix_many(texts[b:b + batch]):
+                score = max((s.score for s in res.sentences), default=0.0)
+                spans = [(p.start, p.end) for s in res.sentences for p in s.spans if p.score >= self.repairer.threshold]
+                out.append((score, spans, [(e.start, e.end, e.after) for e in res.edits]))
+        return out
 
 
 class DetectOnly:
@@ -166,7 +169,8 @@ def main():
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--configs", default="identity,lexicon-only,v0,default,detector",
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
-                         "detector (default detector alone, on every sentence of the benchmark)")
+                         "detector (default detector alone, on every sentence of the benchmark), "
+                         "v1-detector+v0-restorer")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
     bench = Path(args.bench)
@@ -177,12 +181,14 @@ def main():
 
     from repair import Repairer
 
-    repairer = Repairer()  # the default: trained detector, v0 restorer
-    v0 = Repairer(detector="v0", lm=repairer.lm_lexicon.lm, lexicon=repairer.lm_lexicon.lexicon)
+    repairer = Repairer()  # the default: trained detector, trained restorer
+    v0 = Repairer(detector="v0", restorer="v0", restore_threshold=None)
     systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(v0),
                "v0": lambda: Pipeline(v0, f"v0 ({v0.detector.name} + {v0.restorer.name})"),
                "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
-               "detector": lambda: DetectOnly(repairer)}
+               "detector": lambda: DetectOnly(repairer),
+               "v1-detector+v0-restorer": lambda: Pipeline(
+                   Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
     results = {}
     for name in args.configs.split(","):
         system = systems[name]()

@@ -13,11 +13,8 @@ reliability table.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import math
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -25,48 +22,15 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repair.encoder import BASE_PACKAGE, featurize, load_base, word_logits  # noqa: E402
+from trainlib import Checkpoint, optimizer, records, train_batches  # noqa: E402
 
 NAME = "minilm-rtd-v1"
 
 
-def records(data: Path, split: str):
-    shards = sorted(data.glob(f"{split}-*.jsonl.gz"))
-    if not shards:
-        raise SystemExit(f"no {split} shards in {data} (run scripts/make_data.py first)")
-    for shard in shards:
-        with gzip.open(shard, "rt", encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                yield r["spun"], r["labels"]
-
-
-def train_batches(data: Path, batch: int, seed: int, buffer: int = 8192):
-    """Endless, deterministic stream of batches: shuffle buffer, then length-sorted groups of 16
-    batches (less padding), the groups' batches in random order."""
-    rng, epoch = random.Random(seed), 0
-    while True:
-        pool = []
-        for rec in records(data, "train"):
-            pool.append(rec)
-            if len(pool) >= buffer:
-                yield from _group(pool, batch, rng)
-                pool = []
-        yield from _group(pool, batch, rng)
-        epoch += 1
-
-
-def _group(pool, batch, rng):
-    rng.shuffle(pool)
-    for g in range(0, len(pool), batch * 16):
-        group = sorted(pool[g:g + batch * 16], key=lambda r: len(r[0]))
-        chunks = [group[i:i + batch] for i in range(0, len(group), batch)]
-        rng.shuffle(chunks)
-        yield from chunks
-
-
 def to_tensors(tokenizer, chunk, device, max_tokens):
-    texts, labels = zip(*chunk)
+    texts, labels = [r["spun"] for r in chunk], [r["labels"] for r in chunk]
     b = featurize(tokenizer, list(texts), max_tokens)
     y = torch.full(b.first.shape, -1.0)
     for i, lab in enumerate(labels):
@@ -194,7 +158,7 @@ def main(argv=None):
                                                                   "is calibrated for (-1: the held-out share)")
     args = ap.parse_args(argv)
 
-    from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import LoraConfig, TaskType, get_peft_model
 
     torch.manual_seed(args.seed)
     tokenizer, base = load_base()
@@ -203,24 +167,13 @@ def main(argv=None):
                       layers_to_transform=[int(i) for i in args.layers.split(",")] if args.layers else None)
     model = get_peft_model(base, lora).to(args.device)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup) * max(
-        0.1, 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))))
-    args.out.mkdir(parents=True, exist_ok=True)
-    ckpt, step, history = args.out / "ckpt.pt", 0, []
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=args.device)
-        set_peft_model_state_dict(model, state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step, history = state["step"], state["history"]
-        print(f"resumed from {ckpt} at step {step}", flush=True)
+    opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=0.01)
+    ckpt = args.out / "ckpt.pt"
+    checkpoint = Checkpoint(ckpt, model, opt, sched)
+    step, history = checkpoint.load(args.device)
 
     def save():
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": get_peft_model_state_dict(model), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "step": step, "history": history, "args": {k: str(v) for k, v in vars(args).items()}}, tmp)
-        os.replace(tmp, ckpt)
+        checkpoint.save(step, history)
 
     val = []
     for rec in records(args.data, "val"):

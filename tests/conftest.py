@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,10 @@ def needs_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the project's shared data, present in CI but not on a user's machine)")
     return path
+
+
+def write_shard(path: Path, rows) -> None:
+    """A training shard in the format of ``scripts/make_data.py`` (gzipped JSON lines)."""
+    with gzip.open(path, "wt") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")

@@ -1,7 +1,6 @@
 """The trained detector: word alignment, the training loop, and the shipped weights on the seeds."""
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
 from pathlib import Path
@@ -9,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from repair.segment import words
+
+from .conftest import write_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -37,12 +38,6 @@ def test_featurize_maps_every_word_to_its_first_subtoken():
     assert (long.first[0, :30] >= 0).all() and (long.first[0, 30:] == -1).all()  # past the limit: no token
 
 
-def _shard(path: Path, rows):
-    with gzip.open(path, "wt") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-
-
 def test_training_loop_lowers_the_loss_and_resumes(tmp_path):
     spec = importlib.util.spec_from_file_location("train_detector", ROOT / "scripts" / "train_detector.py")
     train = importlib.util.module_from_spec(spec)
@@ -54,8 +49,8 @@ def test_training_loop_lowers_the_loss_and_resumes(tmp_path):
         rows.append({"spun": text, "labels": [int(spun and t.text in ("got", "here")) for t in words(text)]})
     data = tmp_path / "data"
     data.mkdir()
-    _shard(data / "train-00000.jsonl.gz", rows)
-    _shard(data / "val-00000.jsonl.gz", rows[:16])
+    write_shard(data / "train-00000.jsonl.gz", rows)
+    write_shard(data / "val-00000.jsonl.gz", rows[:16])
     common = ["--data", str(data), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"),
               "--batch", "8", "--lr", "3e-3", "--warmup", "2", "--eval-every", "4", "--save-every", "4",
               "--val-size", "8", "--calib-size", "8"]

@@ -1,0 +1,89 @@
+"""Shared by the training scripts: reading the shards of ``make_data.py`` (records, an endless shuffled
+batch stream), the optimizer and schedule, and resumable checkpoints."""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+
+def records(data: Path, split: str):
+    """Every record of one split (``train`` or ``val``), shard by shard."""
+    shards = sorted(Path(data).glob(f"{split}-*.jsonl.gz"))
+    if not shards:
+        raise SystemExit(f"no {split} shards in {data} (run scripts/make_data.py first)")
+    for shard in shards:
+        with gzip.open(shard, "rt", encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+
+
+def train_batches(data: Path, batch: int, seed: int, key=lambda r: len(r["spun"]), keep=None, buffer: int = 8192):
+    """Endless, deterministic stream of batches of records: a shuffle buffer, then groups of 16
+    batches sorted by ``key`` (less padding), the groups' batches in random order. ``keep`` filters."""
+    rng = random.Random(seed)
+    while True:
+        pool = []
+        for rec in records(data, "train"):
+            if keep is not None and not keep(rec):
+                continue
+            pool.append(rec)
+            if len(pool) >= buffer:
+                yield from _group(pool, batch, rng, key)
+                pool = []
+        yield from _group(pool, batch, rng, key)
+
+
+def _group(pool, batch, rng, key):
+    rng.shuffle(pool)
+    for g in range(0, len(pool), batch * 16):
+        group = sorted(pool[g:g + batch * 16], key=key)
+        chunks = [group[i:i + batch] for i in range(0, len(group), batch)]
+        rng.shuffle(chunks)
+        yield from chunks
+
+
+def optimizer(params, lr: float, warmup: int, steps: int, weight_decay: float = 0.0):
+    """AdamW with linear warm-up and a cosine decay to a tenth of ``lr`` at ``steps``."""
+    import math
+
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * max(
+        0.1, 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
+    return opt, sched
+
+
+class Checkpoint:
+    """The LoRA weights, optimizer, schedule, step and eval history in one file, replaced atomically."""
+
+    def __init__(self, path: Path, model, opt, sched):
+        self.path, self.model, self.opt, self.sched = Path(path), model, opt, sched
+
+    def load(self, device: str) -> tuple[int, list]:
+        """Restore the state if the file exists; returns (step, history)."""
+        import torch
+        from peft import set_peft_model_state_dict
+
+        if not self.path.exists():
+            return 0, []
+        state = torch.load(self.path, map_location=device)
+        set_peft_model_state_dict(self.model, state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        print(f"resumed from {self.path} at step {state['step']}", flush=True)
+        return state["step"], state["history"]
+
+    def save(self, step: int, history: list, **extra) -> None:
+        import os
+
+        import torch
+        from peft import get_peft_model_state_dict
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({"model": get_peft_model_state_dict(self.model), "opt": self.opt.state_dict(),
+                    "sched": self.sched.state_dict(), "step": step, "history": history, **extra}, tmp)
+        os.replace(tmp, self.path)

@@ -1,0 +1,81 @@
+"""Choose the restorer's operating point on held-out training articles (never on devbench).
+
+    python scripts/tune_restorer.py --data data/spin --per-spinner 60
+
+Runs the default detector and the trained restorer with every gate open (minimum confidence 0,
+every sentence restored) on ``--per-spinner`` held-out sentences of each spinner, then sweeps
+the confidence offset for edits the detector did not point at, the minimum confidence and the
+restore threshold, printing edit F0.5 per spinner and damage on clean sentences for each setting.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from repair.detect import sigmoid  # noqa: E402
+from repair.metrics import Counts, damage_per_1000, edit_counts  # noqa: E402
+from evaluate import apply  # noqa: E402
+from trainlib import records  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("data/spin"))
+    ap.add_argument("--per-spinner", type=int, default=60)
+    ap.add_argument("--margin", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+
+    by = defaultdict(list)
+    for r in records(args.data, "val"):
+        by[r["spinner"]].append(r)
+    rng = random.Random(args.seed)
+    recs = [r for sp in sorted(by) for r in rng.sample(by[sp], min(args.per_spinner, len(by[sp])))]
+
+    from repair import Repairer
+
+    rep = Repairer(restore_threshold=0.0)
+    rep.restorer.margin = args.margin
+    rep.restorer.offset_in = rep.restorer.offset_out = 0.0
+    texts = [r["spun"] for r in recs]
+    reports = rep.check_many(texts)
+    proposed = rep.restorer.restore_many(texts, [[] for _ in recs])
+    rows = []
+    for r, report, edits in zip(recs, reports, proposed):
+        spans = [p for s in report.sentences for p in s.spans]
+        cands = [(e, _logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans)) for e in edits]
+        rows.append((r, report.score if not report.sentences else max(s.score for s in report.sentences), cands))
+    print("| offset out | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in sorted(by) if sp != "none")
+          + " | clean damage /1000 |")
+    for off, conf, thr in itertools.product([-4.0, -3.0, -2.0, -1.0, 0.0], [0.5, 0.7, 0.85, 0.95], [0.0, 0.3, 0.5]):
+        counts, outs, origs = defaultdict(Counts), [], []
+        for r, score, cands in rows:
+            keep = []
+            if score >= thr:
+                keep = [(e.start, e.end, e.after) for e, llr, pointed in cands
+                        if sigmoid(llr + (0.0 if pointed else off)) >= conf]
+            gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
+            counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
+            if r["spinner"] == "none":
+                outs.append(apply(r["spun"], keep))
+                origs.append(r["original"])
+        print(f"| {off} | {conf} | {thr} | " + " | ".join(f"{counts[sp].f(0.5):.3f}" for sp in sorted(by) if sp != "none")
+              + f" | {damage_per_1000(outs, origs):.2f} |")
+
+
+def _logit(p: float) -> float:
+    import math
+
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Restoration v1: the refusal rules, the training loop, and the shipped adapter's guarantees."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from repair.doc import apply_edits
+from repair.restore import refusal
+from repair.seq2seq import encode_example, target_with_spans_kept
+
+from .conftest import write_shard
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    from repair.restore import EditDecoder
+
+    return EditDecoder()
+
+
+# -- rules that need no model ------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence, before, after, why", [
+    ('He said "the struggle goes on" today.', "struggle", "war", "inside a quotation"),
+    ("The 25 individuals left.", "25", "thirty", "changes a quantity"),
+    ("Officials met Blinken on Monday.", "Blinken", "Grain", "a name"),
+    ("Blinken met them on Monday.", "Blinken", "He", "a name"),
+    ("Officials met the team on Monday.", "team", "Smith", "invents a name"),
+    ("The Individuals said so.", "Individuals", "people", "drops a name"),
+])
+def test_refusals(sentence, before, after, why):
+    start = sentence.index(before)
+    assert refusal(sentence, start, start + len(before), after) == why
+
+
+@pytest.mark.parametrize("sentence, before, after", [
+    ("The Individuals said so.", "Individuals", "Americans"),  # a spun common word standing for a name
+    ("It took 12 months to build.", "12 months", "year"),
+    ("It took thirty days.", "thirty", "30"),
+    ("Blinken got here to Astana.", "got here", "came"),
+])
+def test_allowed(sentence, before, after):
+    start = sentence.index(before)
+    assert refusal(sentence, start, start + len(before), after) is None
+
+
+def test_training_targets_keep_some_spans_spun_without_loss():
+    from repair.lm import converted_dir
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(converted_dir())
+    spun = "Blinken got here to the information convention."
+    edits = [{"start": 8, "end": 16, "original": "came", "spun": "got here"},
+             {"start": 24, "end": 46, "original": "news conference", "spun": "information convention"}]
+    full, kept, restored = target_with_spans_kept(spun, edits, set())
+    assert full == "Blinken came to the news conference." and kept == [] and len(restored) == 2
+    partial, kept, _ = target_with_spans_kept(spun, edits, {0})
+    assert partial == "Blinken got here to the news conference." and partial[slice(*kept[0])] == "got here"
+    ex = encode_example(tok, spun, partial, kept)
+    learned = tok.decode([t for t in ex.labels if t >= 0])
+    assert "got" not in learned and "here" not in learned and "news conference" in learned
+
+
+# -- training ----------------------------------------------------------------------------------
+
+def test_training_loop_lowers_the_loss_resumes_and_exports(tmp_path):
+    spec = importlib.util.spec_from_file_location("train_restorer", ROOT / "scripts" / "train_restorer.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    rows = []
+    for i in range(32):
+        original = f"The minister came to the summit on day {i}."
+        spun = original.replace("came", "got here")
+        rows.append({"spun": spun, "original": original,
+                     "edits": [{"start": 13, "end": 21, "original": "came", "spun": "got here"}]})
+    data = tmp_path / "data"
+    data.mkdir()
+    write_shard(data / "train-00000.jsonl.gz", rows)
+    write_shard(data / "val-00000.jsonl.gz", rows[:4])
+    common = ["--data", str(data), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"),
+              "--batch", "4", "--lr", "3e-3", "--warmup", "1", "--eval-every", "3", "--save-every", "3",
+              "--val-size", "4", "--from-layer", "27", "--rank", "4", "--partial", "0"]
+    train.main(common + ["--steps", "6"])
+    torch = pytest.importorskip("torch")
+    ckpt = torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)
+    losses = [h["loss"] for h in ckpt["history"]]
+    assert ckpt["step"] == 6 and losses[-1] < losses[0], losses
+    train.main(common + ["--steps", "7"])  # resumes at step 6
+    assert torch.load(tmp_path / "run" / "ckpt.pt", weights_only=False)["step"] == 7
+    config = json.loads((tmp_path / "export" / "repair.json").read_text())
+    assert config["name"] == "smollm2-restorer-v1" and config["trained"]["steps"] == 7
+    from repair.restore import EditDecoder
+
+    EditDecoder(tmp_path / "export")  # the exported adapter loads
+
+
+# -- the shipped adapter -------------------------------------------------------------------------
+
+def test_shipped_adapter_is_small():
+    size = sum(p.stat().st_size for p in (ROOT / "models" / "restorer").iterdir())
+    assert size < 25_000_000
+    total = sum(p.stat().st_size for p in (ROOT / "models").rglob("*") if p.is_file())
+    assert total < 40_000_000
+
+
+def test_restores_the_spinner_tells(decoder):
+    edits = decoder.restore("Secretary of State Antony Blinken got here to Central Asia on Tuesday.")
+    assert [(e.before, e.after) for e in edits if e.confidence >= 0.5] == [("got here", "came")], edits
+
+
+def test_clean_input_comes_back_unchanged(decoder):
+    clean = ["Mr. Blinken met the foreign ministers of five countries in Astana on Tuesday.",
+             "The United States has given the region more than $9 billion in aid since 1991, officials said.",
+             "“We are not asking anyone to choose,” he told reporters at a news conference."]
+    for sentence, edits in zip(clean, decoder.restore_many(clean)):
+        assert [e for e in edits if e.confidence >= 0.85] == [], (sentence, edits)
+
+
+def test_output_never_wanders(decoder):
+    """Whatever the model proposes: local replacements of at most four words that apply cleanly,
+    names, numbers and quotations untouched."""
+    text = ('Rice said 25 Individuals "got here to struggle" in the information convention, '
+            'and the navy left 12 months later.')
+    edits = decoder.restore(text)
+    assert apply_edits(text, [e.shifted(0) for e in edits])  # offsets match, no overlaps
+    for e in edits:
+        assert text[e.start:e.end] == e.before and len(e.before.split()) <= 4 and e.after.strip()
+        assert refusal(text, e.start, e.end, e.after) is None
+        assert 0.0 <= e.confidence <= 1.0
+    quote = (text.index('"'), text.rindex('"') + 1)
+    assert not any(e.start < quote[1] and quote[0] < e.end for e in edits)
+    assert not any(e.before in ("Rice", "25") for e in edits)
+
+
+def test_detector_spans_raise_confidence(decoder):
+    from repair.doc import Span
+
+    text = "The overseas ministers met to discuss the struggle."
+    start = text.index("struggle")
+    pointed = decoder.restore(text, [Span(start, start + 8, 0.9, "struggle")])
+    unpointed = decoder.restore(text, [])
+    conf = {e.before: e.confidence for e in pointed}
+    other = {e.before: e.confidence for e in unpointed}
+    assert "struggle" in conf and other.get("struggle", 0.0) < conf["struggle"]
