@@ -71,7 +71,7 @@ class Repairer:
         if self._restorer_choice == "v0":
             return LexiconLMRestorer(self.lm_lexicon)
         if self._restorer_choice == "default":
-            return EditDecoder(device=self.device)
+            return EditDecoder(device=self.device, lexicon=self._lexicon or default_lexicon())
         return self._restorer_choice
 
     def signature(self, restorer: bool) -> Signature:

@@ -78,18 +78,22 @@ NUMBER_VALUES = {w: i for i, w in enumerate(
     "seventeen eighteen nineteen twenty".split())}
 NUMBER_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
                       "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9})
-# spinner tells that change a number but not the meaning
-SAME_QUANTITY = {("12 months", "year"), ("twelve months", "year"), ("24 hours", "day"), ("7 days", "week"),
-                 ("seven days", "week"), ("10 years", "decade"), ("ten years", "decade"),
-                 ("100 years", "century"), ("p.c.", "percent"), ("p.c", "percent"), ("%", "percent")}
+# spinner tells that write a number where the original had none ("a 12 months after" for "a year after")
+SAME_QUANTITY = {"12 months": "year", "twelve months": "year", "24 hours": "day", "7 days": "week",
+                 "seven days": "week", "10 years": "decade", "ten years": "decade", "100 years": "century"}
 QUOTES = "\"“”«»"
 
 
 def _quantities(text: str) -> list[str]:
-    """The numbers a text states, digits and number words alike ("thirty" == "30")."""
+    """The numbers a text states, digits and number words alike ("thirty" == "30", "1000's" ==
+    "thousands"), after the tells of :data:`SAME_QUANTITY` are read as the words they stand for."""
+    text = text.lower()
+    for tell, word in SAME_QUANTITY.items():
+        text = text.replace(tell, word)
     out = []
     for w in words(text):
-        t = w.text.lower().replace(",", "")
+        t = w.text.replace(",", "").replace("'", "").replace("’", "")
+        t = t[:-1] if t.endswith("s") and (t[:-1] in NUMBER_VALUES or t[:-1].isdigit()) else t
         if t in NUMBER_VALUES:
             out.append(str(NUMBER_VALUES[t]))
         elif any(c.isdigit() for c in t):
@@ -121,9 +125,7 @@ def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
         return "empty or quotation mark"
     if any(a <= start < b or a < end <= b for a, b in _quoted(sentence)):
         return "inside a quotation"
-    pair = (before.lower().rstrip("."), after.lower())
-    if _quantities(before) != _quantities(after) and pair not in SAME_QUANTITY and \
-            (before.lower(), after.lower()) not in SAME_QUANTITY:
+    if _quantities(before) != _quantities(after):
         return "changes a quantity"
     opening = sentence[:start].strip() == ""
     b_words, a_words = words(before), words(after)
@@ -165,14 +167,15 @@ class EditDecoder:
     draft is dropped, so the output is always the input with a few local replacements: it cannot
     wander. An edit's confidence is the two-way posterior between the edit path and the copy path,
     ``sigmoid(log p(edit) - log p(copy) + offset)``, with a lower ``offset`` for edits the detector
-    did not point at. Quotations, quantities and names are refused by :func:`refusal`.
+    did not point at and a bonus where the lexicon lists the replacement as an original of what it
+    replaces. Quotations, quantities and names are refused by :func:`refusal`.
     """
 
     name = "smollm2-restorer-v1"
 
-    def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float = 1.0,
+    def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float = 0.3,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float = -2.0,
-                 batch_size: int = 16, branch_batch: int = 48):
+                 offset_lexicon: float = 2.0, lexicon=None, batch_size: int = 16, branch_batch: int = 48):
         import torch
 
         from .resources import model_path
@@ -182,7 +185,8 @@ class EditDecoder:
         self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device)
         self.device = device
         self.margin, self.max_words, self.max_new_tokens = margin, max_words, max_new_tokens
-        self.offset_in, self.offset_out = offset_in, offset_out
+        self.offset_in, self.offset_out, self.offset_lexicon = offset_in, offset_out, offset_lexicon
+        self.lexicon = lexicon
         self.batch_size, self.branch_batch = batch_size, branch_batch
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
@@ -216,20 +220,24 @@ class EditDecoder:
             ids[i, :len(x)] = torch.tensor(x)
             mask[i, :len(x)] = 1
         with torch.inference_mode():
-            res = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
-            logp = torch.log_softmax(res.logits.float(), -1)
+            res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
+            # the vocabulary projection only where the draft (and its end) is predicted: half the positions
+            rows = [torch.full((len(d) + 1,), i) for i, (d, _) in enumerate(drafts)]
+            cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, _ in drafts]
+            hidden = res.last_hidden_state[torch.cat(rows), torch.cat(cols)]
+            flat = torch.log_softmax(self.model.lm_head(hidden).float(), -1).cpu()
         cache = res.past_key_values
+        logp = list(flat.split([len(d) + 1 for d, _ in drafts]))  # logp[row][j]: before draft token j
         branches: list[_Branch] = []
         for row, (s, (d, offs)) in enumerate(zip(sentences, drafts)):
             p0 = len(d) + 2  # draft token j sits at position p0 + j, predicted at p0 + j - 1
             if not d:
                 continue
-            pred = logp[row, p0 - 1:p0 - 1 + len(d)]
+            pred = logp[row][:len(d)]
             draft_lp = pred.gather(1, torch.tensor(d)[:, None])[:, 0]
-            copy_lp = [*draft_lp.tolist(), logp[row, p0 - 1 + len(d), END_ID].item()]  # ... and then the end
+            copy_lp = [*draft_lp.tolist(), logp[row][len(d), END_ID].item()]  # ... and then the end
             best_lp, best = pred.max(-1)
             ws = words(s)
-            starts = {w.start: k for k, w in enumerate(ws)}
             seen = set()
             for j in range(len(d)):
                 if best[j].item() == d[j] or best_lp[j].item() - draft_lp[j].item() < self.margin:
@@ -254,9 +262,14 @@ class EditDecoder:
                 continue
             sp = spans[br.row]
             pointed = sp is None or any(p.start < end and start < p.end for p in sp)
-            conf = sigmoid(llr + (self.offset_in if pointed else self.offset_out))
+            conf = sigmoid(llr + (self.offset_in if pointed else self.offset_out)
+                           + (self.offset_lexicon if self.justified(sent[start:end], after) else 0.0))
             out[br.row].append(LocalEdit(start, end, sent[start:end], after, conf))
         return [_non_overlapping(e) for e in out]
+
+    def justified(self, before: str, after: str) -> bool:
+        """Does the lexicon (open thesauri, inverted) list ``after`` as an original of ``before``?"""
+        return self.lexicon is not None and after.lower() in {c.lower() for c in self.lexicon.candidates(before)}
 
     def _grow(self, branches, cache, logp, mask, sentences, drafts):
         """Greedy generation for a group of branches in one batch, on the shared cache."""
@@ -270,7 +283,7 @@ class EditDecoder:
         att = mask[rows].clone()
         for i, br in enumerate(branches):
             att[i, br.prefix:] = 0  # the branch sees the prompt and the draft before its word only
-        nxt = torch.stack([logp[br.row, br.prefix - 1] for br in branches])
+        nxt = torch.stack([logp[br.row][br.first] for br in branches])
         for step in range(self.max_new_tokens):
             lp, tok = nxt.max(-1)
             for i, br in enumerate(branches):

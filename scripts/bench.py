@@ -111,6 +111,7 @@ def main():
     ap.add_argument("--batch-docs", default="200", help="comma-separated document counts for `repair batch` "
                                                        "(500-word documents; e.g. 1000,20000 for the memory check)")
     ap.add_argument("--workers", default="1,2", help="worker counts to time `repair batch` with")
+    ap.add_argument("--fix-docs", type=int, default=20, help="documents for `repair batch --fix` (1 worker)")
     args = ap.parse_args()
     seeds = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
     rows = []
@@ -142,6 +143,10 @@ def main():
             for w in [int(x) for x in args.workers.split(",")]:
                 r = measure_batch(docs, ["--workers", str(w)])
                 print(f"| 500-word documents | {n} | {w} | {r['run_s']:.1f} | {r['docs_per_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    if args.fix_docs:
+        r = measure_batch(documents(Path(args.bench), args.fix_docs), ["--fix", "--workers", "1"])
+        print(f"\n`repair batch --fix`, {args.fix_docs} 500-word documents, 1 worker: {r['run_s']:.1f} s, "
+              f"{r['docs_per_s']:.2f} documents/s, peak RSS {r['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--per-spinner", type=int, default=60)
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
+    ap.add_argument("--top", type=int, default=15)
     args = ap.parse_args()
 
     by = defaultdict(list)
@@ -43,31 +45,40 @@ def main():
 
     rep = Repairer(restore_threshold=0.0)
     rep.restorer.margin = args.margin
-    rep.restorer.offset_in = rep.restorer.offset_out = 0.0
+    rep.restorer.offset_in = rep.restorer.offset_out = rep.restorer.offset_lexicon = 0.0
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
     proposed = rep.restorer.restore_many(texts, [[] for _ in recs])
     rows = []
     for r, report, edits in zip(recs, reports, proposed):
         spans = [p for s in report.sentences for p in s.spans]
-        cands = [(e, _logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans)) for e in edits]
+        cands = [(e, _logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans),
+                  rep.restorer.justified(e.before, e.after)) for e in edits]
         rows.append((r, report.score if not report.sentences else max(s.score for s in report.sentences), cands))
-    print("| offset out | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in sorted(by) if sp != "none")
-          + " | clean damage /1000 |")
-    for off, conf, thr in itertools.product([-4.0, -3.0, -2.0, -1.0, 0.0], [0.5, 0.7, 0.85, 0.95], [0.0, 0.3, 0.5]):
+    spinners = [sp for sp in sorted(by) if sp != "none"]
+    results = []
+    grid = itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0], [0.7, 0.85, 0.95], [0.0, 0.3, 0.5])
+    for off, bonus, conf, thr in grid:
         counts, outs, origs = defaultdict(Counts), [], []
         for r, score, cands in rows:
             keep = []
             if score >= thr:
-                keep = [(e.start, e.end, e.after) for e, llr, pointed in cands
-                        if sigmoid(llr + (0.0 if pointed else off)) >= conf]
+                keep = [(e.start, e.end, e.after) for e, llr, pointed, lex in cands
+                        if sigmoid(llr + (0.0 if pointed else off) + (bonus if lex else 0.0)) >= conf]
             gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
             counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
             if r["spinner"] == "none":
                 outs.append(apply(r["spun"], keep))
                 origs.append(r["original"])
-        print(f"| {off} | {conf} | {thr} | " + " | ".join(f"{counts[sp].f(0.5):.3f}" for sp in sorted(by) if sp != "none")
-              + f" | {damage_per_1000(outs, origs):.2f} |")
+        f05 = [counts[sp].f(0.5) for sp in spinners]
+        results.append((sum(f05) / len(f05), damage_per_1000(outs, origs), (off, bonus, conf, thr), f05))
+    print(f"{len(recs)} held-out sentences; settings with clean damage <= {args.max_damage} per 1,000 words, best first\n")
+    print("| offset out | lexicon bonus | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
+          + " | mean | clean damage /1000 |")
+    print("|" + "---|" * (len(spinners) + 6))
+    for mean, damage, setting, f05 in sorted((r for r in results if r[1] <= args.max_damage), reverse=True)[:args.top]:
+        print("| " + " | ".join(str(x) for x in setting) + " | " + " | ".join(f"{f:.3f}" for f in f05)
+              + f" | {mean:.3f} | {damage:.2f} |")
 
 
 def _logit(p: float) -> float:

@@ -81,10 +81,24 @@ def test_check_many_equals_check_one_by_one(repairer):
         assert [round(s.score, 4) for s in rep.sentences] == [round(s.score, 4) for s in one.sentences]
 
 
-def test_v0_detector_is_still_available(repairer):
-    v0 = repairer.__class__(detector="v0", lm=repairer.lm_lexicon.lm, lexicon=repairer.lm_lexicon.lexicon)
-    rep = v0.check("Officials say the struggle has pushed the area to search for different companions.")
+def test_v0_pipeline_is_still_available(repairer):
+    v0 = repairer.__class__(detector="v0", restorer="v0", lm=repairer.lm_lexicon.lm, lexicon=repairer.lm_lexicon.lexicon)
+    text = "Officials say the struggle has pushed the area to search for different companions."
+    rep = v0.check(text)
     assert "detector:lm-lexicon-v0" in str(rep.signature) and rep.sentences[0].flagged
+    res = v0.fix(text)
+    assert "restorer:lexicon-lm-v0" in str(res.signature) and ("struggle", "war") in {(e.before, e.after) for e in res.edits}
+
+
+def test_fix_many_equals_fix_one_by_one(repairer):
+    texts = ["Officials say the struggle has pushed the area to search for different companions.",
+             "Mr. Blinken met the ministers in Astana on Tuesday. They agreed to meet again.",
+             "Secretary of State Antony Blinken got here to Central Asia. The Individuals pledged help."]
+    for text, res in zip(texts, repairer.fix_many(texts)):
+        one = repairer.fix(text)
+        assert res.text == one.text and [(e.start, e.end, e.after) for e in res.edits] == \
+            [(e.start, e.end, e.after) for e in one.edits]
+        assert "restorer:smollm2-restorer-v1" in str(res.signature)
 
 
 def test_library_rejects_huge_and_non_text(repairer):

@@ -42,6 +42,8 @@ def test_refusals(sentence, before, after, why):
     ("The Individuals said so.", "Individuals", "Americans"),  # a spun common word standing for a name
     ("It took 12 months to build.", "12 months", "year"),
     ("It took thirty days.", "thirty", "30"),
+    ("It ended final 12 months.", "final 12 months", "last year"),
+    ("They took in tens of 1000's of refugees.", "1000's", "thousands"),
     ("Blinken got here to Astana.", "got here", "came"),
 ])
 def test_allowed(sentence, before, after):
