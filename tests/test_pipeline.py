@@ -7,8 +7,6 @@ from repair import InputError, apply_edits
 
 pytestmark = pytest.mark.model
 
-SPUN_002_PAIRS = [("got here", "came"), ("Individuals", "Americans"), ("struggle", "war"),
-                  ("overseas ministers", "foreign ministers"), ("information convention", "news conference")]
 
 
 def test_edits_round_trip_on_every_seed(seed_results):
@@ -29,7 +27,7 @@ def test_spun_seed_scores_above_every_clean_seed(seed_results):
     assert frac["002"] >= 0.5
     assert all(frac["002"] > f for k, f in frac.items() if k != "002")
     assert all(spun.score > r.score for k, r in seed_results.items() if k != "002")
-    assert any(e.before == "struggle" and e.after == "war" for e in spun.edits)
+    assert any(e.before == "Individuals" and e.after == "Americans" for e in spun.edits)
 
 
 def test_clean_seeds_are_mostly_left_alone(seed_results):
@@ -118,9 +116,10 @@ def test_shared_between_threads(repairer):
     assert results == [expected] * 3
 
 
-def test_seed_002_report(seed_results):
-    """Not an assertion on quality targets (issue 5 owns those): records which canonical pairs v0 restores."""
+def test_seed_002_restorations(seed_results):
+    """The canonical pairs of issue 5 the shipped restorer gets right today (2 of 8), and no edit at all
+    on the four clean seeds; raise the bar as the restorer improves."""
     edits = {(e.before, e.after) for e in seed_results["002"].edits}
-    restored = [p for p in SPUN_002_PAIRS if p in edits]
-    print("\n002 restored:", restored)
-    assert ("struggle", "war") in restored
+    assert {("Individuals", "Americans"), ("12 months", "year")} <= edits, edits
+    assert {("mentioned", "said"), ("additionally", "also"), ("assist", "help")} <= edits, edits
+    assert all(not r.edits for k, r in seed_results.items() if k != "002")

@@ -17,10 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def decoder():
-    from repair.restore import EditDecoder
-
-    return EditDecoder()
+def decoder(repairer):
+    return repairer.restorer  # the shipped adapter, as the default Repairer loads it
 
 
 # -- rules that need no model ------------------------------------------------------------------
@@ -111,8 +109,11 @@ def test_shipped_adapter_is_small():
 
 
 def test_restores_the_spinner_tells(decoder):
-    edits = decoder.restore("Secretary of State Antony Blinken got here to Central Asia on Tuesday.")
-    assert [(e.before, e.after) for e in edits if e.confidence >= 0.5] == [("got here", "came")], edits
+    sentence = "The Individuals have pledged $25 million in new financial support to the area, he mentioned."
+    edits = decoder.restore(sentence)
+    assert {(e.before, e.after) for e in edits if e.confidence >= 0.85} == {("Individuals", "Americans"),
+                                                                             ("mentioned", "said")}, edits
+    assert "$25 million" in apply_edits(sentence, [e.shifted(0) for e in edits])
 
 
 def test_clean_input_comes_back_unchanged(decoder):
@@ -139,13 +140,26 @@ def test_output_never_wanders(decoder):
     assert not any(e.before in ("Rice", "25") for e in edits)
 
 
-def test_detector_spans_raise_confidence(decoder):
+def test_detector_spans_and_the_lexicon_raise_confidence(decoder):
     from repair.doc import Span
 
-    text = "The overseas ministers met to discuss the struggle."
-    start = text.index("struggle")
-    pointed = decoder.restore(text, [Span(start, start + 8, 0.9, "struggle")])
-    unpointed = decoder.restore(text, [])
-    conf = {e.before: e.confidence for e in pointed}
-    other = {e.before: e.confidence for e in unpointed}
-    assert "struggle" in conf and other.get("struggle", 0.0) < conf["struggle"]
+    text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
+    start = text.index("assist")
+    pointed = {e.before: e.confidence for e in decoder.restore(text, [Span(start, start + 6, 0.9, "assist")])}
+    unpointed = {e.before: e.confidence for e in decoder.restore(text, [])}
+    assert unpointed.get("assist", 0.0) < pointed["assist"]
+    bonus = decoder.offset_lexicon
+    try:
+        decoder.offset_lexicon = 0.0
+        plain = {e.before: e.confidence for e in decoder.restore(text, [])}
+    finally:
+        decoder.offset_lexicon = bonus
+    assert decoder.justified("assist", "help") and plain["assist"] < unpointed["assist"]
+
+
+def test_confidence_threshold_in_the_pipeline(repairer):
+    text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
+    loose = repairer.fix(text, min_confidence=0.0).edits
+    strict = repairer.fix(text, min_confidence=0.9).edits
+    assert {e.before for e in loose} >= {"mentioned", "assist"}
+    assert all(e.confidence >= 0.9 for e in strict) and len(strict) < len(loose)
