@@ -18,7 +18,6 @@ from .segment import Segmenter, default_segmenter
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_CONFIDENCE = 0.85
-DEFAULT_RESTORE_THRESHOLD = 0.3  # the trained restorer also reads sentences the detector is unsure of
 MAX_CHARS = 5_000_000
 
 
@@ -38,13 +37,14 @@ class Repairer:
                  detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
                  lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS,
                  int8: bool = False, restorer: str | Restorer = "default",
-                 restore_threshold: float | None = DEFAULT_RESTORE_THRESHOLD):
+                 restore_threshold: float | None = None):
         """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"v0"`` (``lm-lexicon-v0``, no
         training, slow) or any object with ``name`` and ``detect(sentences)``. ``restorer``:
         ``"default"`` (the trained ``smollm2-restorer-v1``), ``"v0"`` (``lexicon-lm-v0``) or any object
         with ``name`` and ``restore(sentence, spans)``; it is loaded on the first ``fix``, so a
-        ``check``-only user never pays for it. ``fix`` restores every sentence scoring at least
-        ``restore_threshold`` (None: the flagged ones). ``int8`` quantizes the default detector
+        ``check``-only user never pays for it. ``fix`` restores the flagged sentences, or with
+        ``restore_threshold`` every sentence scoring at least that (0: all of them; the restorer finds
+        spun words the detector missed, at a cost in speed). ``int8`` quantizes the default detector
         (faster, slightly less accurate; for corpora)."""
         self.threshold = threshold
         self.min_confidence = min_confidence

@@ -12,7 +12,6 @@ reliability table.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -24,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repair.encoder import BASE_PACKAGE, featurize, load_base, word_logits  # noqa: E402
-from trainlib import Checkpoint, optimizer, records, train_batches  # noqa: E402
+from trainlib import Checkpoint, optimizer, records, train_batches, training_args  # noqa: E402
 
 NAME = "minilm-rtd-v1"
 
@@ -132,25 +131,11 @@ def fit_platt(pairs, prior: float | None = 0.5):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("data/spin"))
-    ap.add_argument("--out", type=Path, default=Path("runs/detector"))
-    ap.add_argument("--export", type=Path, default=Path("models/detector"))
-    ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--minutes", type=float, default=None, help="stop (and export) after this much training time")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--rank", type=int, default=16)
+    ap = training_args(__doc__.split("\n\n")[0], "detector", steps=3000, batch=32, warmup=100, save_every=100,
+                       val_size=2000)
     ap.add_argument("--layers", default="", help="adapt only these encoder layers (e.g. 3,4,5); default all")
     ap.add_argument("--max-tokens", type=int, default=128)
-    ap.add_argument("--warmup", type=int, default=100)
-    ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--save-every", type=int, default=100)
-    ap.add_argument("--val-size", type=int, default=2000)
     ap.add_argument("--calib-size", type=int, default=6000)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
     ap.add_argument("--bias-steps", type=int, default=0,
                     help="stage 2: with the encoder frozen, learn a per-token logit correction for this many steps")
     ap.add_argument("--bias-lr", type=float, default=0.05)

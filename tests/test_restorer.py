@@ -1,7 +1,6 @@
 """Restoration v1: the refusal rules, the training loop, and the shipped adapter's guarantees."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from repair.doc import apply_edits
 from repair.restore import refusal
 from repair.seq2seq import encode_example, target_with_spans_kept
 
-from .conftest import write_shard
+from .conftest import load_script, write_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,9 +68,7 @@ def test_training_targets_keep_some_spans_spun_without_loss():
 # -- training ----------------------------------------------------------------------------------
 
 def test_training_loop_lowers_the_loss_resumes_and_exports(tmp_path):
-    spec = importlib.util.spec_from_file_location("train_restorer", ROOT / "scripts" / "train_restorer.py")
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_script("train_restorer")
     rows = []
     for i in range(32):
         original = f"The minister came to the summit on day {i}."
