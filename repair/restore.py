@@ -205,14 +205,14 @@ class EditDecoder:
     def _batch(self, sentences, spans):
         torch = self.torch
         from .lm import BOS_ID
-        from .seq2seq import END_ID, SEP_ID
+        from .seq2seq import END_ID, SEP_ID, word_offsets
 
-        drafts = []
+        drafts = []  # per sentence: draft token ids, their character spans, its words, where words start
         for s in sentences:
             enc = self.tokenizer(s, add_special_tokens=False, return_offsets_mapping=True)
-            offs = [(a + len(s[a:e]) - len(s[a:e].lstrip()), e) for a, e in enc["offset_mapping"]]
-            drafts.append((enc["input_ids"], offs))
-        seqs = [[BOS_ID, *ids, SEP_ID, *ids] for ids, _ in drafts]
+            ws = words(s)
+            drafts.append((enc["input_ids"], word_offsets(s, enc["offset_mapping"]), ws, {w.start for w in ws}))
+        seqs = [[BOS_ID, *d[0], SEP_ID, *d[0]] for d in drafts]
         n = max(len(x) for x in seqs)
         ids = torch.full((len(seqs), n), 2, dtype=torch.long)
         mask = torch.zeros((len(seqs), n), dtype=torch.long)
@@ -222,14 +222,14 @@ class EditDecoder:
         with torch.inference_mode():
             res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
             # the vocabulary projection only where the draft (and its end) is predicted: half the positions
-            rows = [torch.full((len(d) + 1,), i) for i, (d, _) in enumerate(drafts)]
-            cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, _ in drafts]
+            rows = [torch.full((len(d) + 1,), i) for i, (d, *_) in enumerate(drafts)]
+            cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, *_ in drafts]
             hidden = res.last_hidden_state[torch.cat(rows), torch.cat(cols)]
             flat = torch.log_softmax(self.model.lm_head(hidden).float(), -1).cpu()
         cache = res.past_key_values
-        logp = list(flat.split([len(d) + 1 for d, _ in drafts]))  # logp[row][j]: before draft token j
+        logp = list(flat.split([len(d) + 1 for d, *_ in drafts]))  # logp[row][j]: before draft token j
         branches: list[_Branch] = []
-        for row, (s, (d, offs)) in enumerate(zip(sentences, drafts)):
+        for row, (d, offs, ws, _) in enumerate(drafts):
             p0 = len(d) + 2  # draft token j sits at position p0 + j, predicted at p0 + j - 1
             if not d:
                 continue
@@ -237,7 +237,6 @@ class EditDecoder:
             draft_lp = pred.gather(1, torch.tensor(d)[:, None])[:, 0]
             copy_lp = [*draft_lp.tolist(), logp[row][len(d), END_ID].item()]  # ... and then the end
             best_lp, best = pred.max(-1)
-            ws = words(s)
             seen = set()
             for j in range(len(d)):
                 if best[j].item() == d[j] or best_lp[j].item() - draft_lp[j].item() < self.margin:
@@ -304,9 +303,8 @@ class EditDecoder:
 
     def _check_sync(self, br: _Branch, sentence: str, draft, end_id: int) -> None:
         """Has the branch re-joined the draft? Then record its edit (or nothing, if it only copied)."""
-        d, offs = draft
+        d, offs, ws, word_starts = draft
         tok = br.generated[-1]
-        ws = words(sentence)
         start = ws[br.word].start
         last = min(len(ws), br.word + self.max_words)  # words that may be replaced: br.word .. last-1
         limit = ws[last].start if last < len(ws) else len(sentence)
@@ -321,7 +319,7 @@ class EditDecoder:
                 a = offs[j][0]
                 if a > limit:
                     break
-                if a >= ws[br.word].end and d[j] == tok and (a in {w.start for w in ws} or not sentence[a].isalnum()):
+                if a >= ws[br.word].end and d[j] == tok and (a in word_starts or not sentence[a].isalnum()):
                     stop = (a, j)
                     break
         if stop is None:

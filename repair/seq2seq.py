@@ -50,11 +50,16 @@ def encode_example(tokenizer, spun: str, target: str, masked: list[tuple[int, in
     """Token ids and labels of one example; target tokens overlapping a ``masked`` span carry no loss."""
     src = tokenizer(spun, add_special_tokens=False)["input_ids"]
     enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
-    offsets = [(s + len(target[s:e]) - len(target[s:e].lstrip()), e) for s, e in enc["offset_mapping"]]
+    offsets = word_offsets(target, enc["offset_mapping"])
     labels = [-100 if any(s < b and a < max(e, s + 1) for a, b in masked) else t  # "Ġ" alone: its next char
               for t, (s, e) in zip(enc["input_ids"], offsets)]
     ids = [BOS_ID, *src, SEP_ID, *enc["input_ids"], END_ID]
     return Example(ids, [-100] * (len(src) + 2) + labels + [END_ID])
+
+
+def word_offsets(text: str, offset_mapping) -> list[tuple[int, int]]:
+    """Token character spans without the leading space a byte-level BPE token carries ("Ġcame")."""
+    return [(s + len(text[s:e]) - len(text[s:e].lstrip()), e) for s, e in offset_mapping]
 
 
 def prompt_ids(tokenizer, spun: str) -> list[int]:
