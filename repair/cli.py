@@ -223,6 +223,9 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
           chunk_size: int = typer.Option(256, "--chunk-size", min=1, help="Documents per resumable unit of work."),
           triage: int = typer.Option(0, "--triage", min=0, help="Detect mode: score the first N sentences first and "
                                                                 "skip the rest of documents that look clean there."),
+          triage_score: float = typer.Option(0.2, "--triage-score", min=0.0, max=1.0,
+                                             help="With --triage: documents scoring below this on their first N "
+                                                  "sentences are cleared (see docs/bench.md for recall)."),
           threshold: float = ThresholdOpt, min_confidence: float = ConfidenceOpt,
           max_chars: int = typer.Option(1_000_000, "--max-chars", help="Longer documents go to the errors file."),
           int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: ~1.7x faster detection, "
@@ -234,7 +237,8 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
     def go():
         opts = Options(mode="fix" if fix_ else mode.value, text_field=text_field, id_field=id_field,
                        min_score=min_score, keep=keep.value, threshold=threshold, min_confidence=min_confidence,
-                       max_chars=max_chars, chunk_size=chunk_size, triage=triage)
+                       max_chars=max_chars, chunk_size=chunk_size, triage=triage,
+                       triage_score=triage_score)
         from pathlib import Path
 
         from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,

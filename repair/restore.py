@@ -153,6 +153,7 @@ class _Branch:
     logp: float = 0.0
     done: bool = False
     edit: tuple[int, int, str, float] | None = None  # (start, end, after, log-likelihood ratio)
+    forced: int | None = None  # first token, when the branch is opened at a detector span (not by the model)
 
 
 class EditDecoder:
@@ -162,7 +163,9 @@ class EditDecoder:
     The draft of the restoration is the input itself. One forward pass over ``prompt + draft`` gives
     the model's next-token choice at every position; where it prefers another word than the draft by
     ``margin`` nats, a branch is generated greedily from that word until it re-joins the draft at a
-    later word (at most ``max_words`` words are replaced) or the end. All branches of all sentences
+    later word (at most ``max_words`` words are replaced) or the end. At a word the detector points at
+    and the model would copy, a branch is opened anyway with the model's best other first token
+    (``pointed_branches``): the detector's evidence focuses the work. All branches of all sentences
     are decoded together, sharing the one pass's key/value cache. A branch that never re-joins the
     draft is dropped, so the output is always the input with a few local replacements: it cannot
     wander. An edit's confidence is the two-way posterior between the edit path and the copy path,
@@ -175,7 +178,8 @@ class EditDecoder:
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float = 0.3,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float = -2.0,
-                 offset_lexicon: float = 2.0, lexicon=None, batch_size: int = 16, branch_batch: int = 48):
+                 offset_lexicon: float = 2.0, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
+                 pointed_branches: int = 1):
         import torch
 
         from .resources import model_path
@@ -188,6 +192,7 @@ class EditDecoder:
         self.offset_in, self.offset_out, self.offset_lexicon = offset_in, offset_out, offset_lexicon
         self.lexicon = lexicon
         self.batch_size, self.branch_batch = batch_size, branch_batch
+        self.pointed_branches = pointed_branches
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
         return self.restore_many([sentence], [spans])[0]
@@ -238,17 +243,29 @@ class EditDecoder:
             copy_lp = [*draft_lp.tolist(), logp[row][len(d), END_ID].item()]  # ... and then the end
             best_lp, best = pred.max(-1)
             seen = set()
+            token_at = {o[0]: i for i, o in reversed(list(enumerate(offs)))}  # first token of each start
             for j in range(len(d)):
                 if best[j].item() == d[j] or best_lp[j].item() - draft_lp[j].item() < self.margin:
                     continue
                 k = next((k for k, w in enumerate(ws) if w.start <= offs[j][0] < w.end), None)
                 if k is None or k in seen:
                     continue
-                first = next((i for i in range(len(d)) if offs[i][0] == ws[k].start), None)
+                first = token_at.get(ws[k].start)
                 if first is None:  # the word does not begin on a token boundary
                     continue
                 seen.add(k)
                 branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, []))
+            if self.pointed_branches and spans[row]:
+                # words the detector points at but the model would copy: open branches with the model's
+                # best other first tokens; each edit must still beat the copy path on confidence, and
+                # the most confident of a word's edits is kept
+                for k, w in enumerate(ws):
+                    first = token_at.get(w.start)
+                    if k in seen or first is None or not any(p.start < w.end and w.start < p.end for p in spans[row]):
+                        continue
+                    seen.add(k)
+                    for tok in self._openings(pred[first], d[first]):
+                        branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, [], forced=tok))
         for b in range(0, len(branches), self.branch_batch):
             self._grow(branches[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
         out: list[list[LocalEdit]] = [[] for _ in sentences]
@@ -265,6 +282,14 @@ class EditDecoder:
                            + (self.offset_lexicon if self.justified(sent[start:end], after) else 0.0))
             out[br.row].append(LocalEdit(start, end, sent[start:end], after, conf))
         return [_non_overlapping(e) for e in out]
+
+    def _openings(self, logp, draft_token: int) -> list[int]:
+        """First tokens for the branches at a detector-pointed word: the model's ``pointed_branches``
+        best choices other than the draft. (Opening branches with the lexicon's originals as well
+        gained nothing on held-out articles: the model's score, not the candidates, is the limit.)"""
+        alt = logp.clone()
+        alt[draft_token] = float("-inf")
+        return self.torch.topk(alt, self.pointed_branches).indices.tolist()
 
     def justified(self, before: str, after: str) -> bool:
         """Does the lexicon (open thesauri, inverted) list ``after`` as an original of ``before``?"""
@@ -285,6 +310,10 @@ class EditDecoder:
         nxt = torch.stack([logp[br.row][br.first] for br in branches])
         for step in range(self.max_new_tokens):
             lp, tok = nxt.max(-1)
+            if step == 0:
+                for i, br in enumerate(branches):
+                    if br.forced is not None:
+                        tok[i], lp[i] = br.forced, nxt[i, br.forced]
             for i, br in enumerate(branches):
                 if br.done:
                     continue

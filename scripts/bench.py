@@ -68,11 +68,13 @@ def measure(texts, mode, cache_dir=None):
     return res
 
 
-def documents(bench: Path, n: int, words: int = 500) -> list[dict]:
-    """``n`` documents of about ``words`` words: devbench sentences (spun and clean, in document order)
-    when ../shared is there, else the seed articles; cycled to reach ``n``."""
+def documents(bench: Path, n: int, words: int = 500, clean_only: bool = False) -> list[dict]:
+    """``n`` documents of about ``words`` words: devbench sentences (spun and clean, in document order;
+    ``clean_only``: its clean sentences only) when ../shared is there, else the seed articles; cycled
+    to reach ``n``."""
     if bench.exists():
-        sents = [json.loads(l)["spun"] for l in bench.open(encoding="utf-8")]
+        recs = [json.loads(l) for l in bench.open(encoding="utf-8")]
+        sents = [r["spun"] for r in recs if not clean_only or r["spinner"] == "none"]
     else:
         sents = [s for p in sorted((ROOT / "seeds").glob("*.txt")) for s in p.read_text().split("\n") if s.strip()]
     docs, cur, size = [], [], 0
@@ -103,6 +105,69 @@ def measure_batch(docs: list[dict], extra: list[str]) -> dict:
     return {"docs": len(docs), "wall_s": wall, "run_s": secs, "docs_per_s": len(docs) / secs, "peak_rss_mb": peak}
 
 
+STUB_CHILD = r"""
+import json, resource, sys
+from repair import Repairer
+from repair.batch import Options, run
+from repair.detect import SentenceEvidence
+
+class LengthDetector:  # stands in for the neural detector: the same pipeline, none of the model's time
+    name = "stub-length"
+    def detect(self, sentences):
+        return [SentenceEvidence(min(1.0, len(s) / 400), [], []) for s in sentences]
+
+summary = run([sys.argv[1]], sys.argv[2], repairer=Repairer(detector=LengthDetector()))
+print(json.dumps({"docs": summary.documents, "seconds": summary.seconds,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure_stream(docs: list[dict]) -> dict:
+    """Peak RSS of the batch machinery (read, chunk, score, write parts, assemble) with a stand-in
+    detector, so that 20,000 documents take a minute: does memory stay flat as the input grows?"""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
+        with src.open("w") as f:
+            for d in docs:
+                f.write(json.dumps(d) + "\n")
+        proc = subprocess.run([sys.executable, "-c", STUB_CHILD, str(src), str(out)], capture_output=True,
+                              text=True, cwd=ROOT)
+        if proc.returncode:
+            sys.exit(proc.stderr[-2000:])
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool) -> list[dict]:
+    """Document-level effect of ``--triage N`` (score the first N sentences; clear the document when
+    their document score is below ``triage_score``) on devbench's documents (one per article, spinner
+    and rate): the share of spun documents that still go on to full detection (recall), and the share
+    of clean documents cleared early (the work saved)."""
+    from collections import defaultdict
+
+    from repair.detect import EncoderDetector
+    from repair.doc import document_score
+
+    recs = [json.loads(l) for l in bench.open(encoding="utf-8")]
+    scores = [e.score for e in EncoderDetector(int8=int8).detect([r["spun"] for r in recs])]
+    docs = defaultdict(list)
+    for r, s in zip(recs, scores):
+        docs[(r["doc"], r["spinner"], r["rate"])].append(s)
+    rows = []
+    for n, cut in settings:
+        passed = {k: len(v) < n or document_score(v[:n]) >= cut for k, v in docs.items()}
+        row = {"n": n, "cut": cut}
+        for sp in sorted({k[1] for k in docs} - {"none"}):
+            spun = [k for k in docs if k[1] == sp]
+            row[sp] = sum(passed[k] for k in spun) / len(spun)
+        spun = [k for k in docs if k[1] != "none"]
+        clean = [k for k in docs if k[1] == "none"]
+        row["all"] = sum(passed[k] for k in spun) / len(spun)
+        row["cleared"] = sum(not passed[k] for k in clean) / len(clean)
+        row["docs"] = (len(spun), len(clean))
+        rows.append(row)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--slice", type=int, default=0, help="also time detection on N devbench sentences")
@@ -112,6 +177,10 @@ def main():
                                                        "(500-word documents; e.g. 1000,20000 for the memory check)")
     ap.add_argument("--workers", default="1,2", help="worker counts to time `repair batch` with")
     ap.add_argument("--fix-docs", type=int, default=20, help="documents for `repair batch --fix` (1 worker)")
+    ap.add_argument("--triage", default="", help="N:SCORE settings of the --triage cascade to measure (document "
+                                                 "recall on devbench, clean documents cleared, throughput), e.g. 4:0.2")
+    ap.add_argument("--stream-docs", default="", help="document counts for the memory check of the batch "
+                                                      "machinery with a stand-in detector, e.g. 1000,20000")
     args = ap.parse_args()
     seeds = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
     rows = []
@@ -143,6 +212,30 @@ def main():
             for w in [int(x) for x in args.workers.split(",")]:
                 r = measure_batch(docs, ["--workers", str(w)])
                 print(f"| 500-word documents | {n} | {w} | {r['run_s']:.1f} | {r['docs_per_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    settings = [(int(a), float(b)) for a, b in (x.split(":") for x in args.triage.split(",") if x)]
+    if settings and Path(args.bench).exists():
+        print("\n| --triage N (first-stage cut) | detector | spun documents kept for full detection: "
+              "moby / mythes / treasures / all | clean documents cleared |")
+        print("|---|---|---|---|")
+        for int8 in (False, True):
+            for r in cascade_recall(Path(args.bench), settings, int8):
+                print(f"| {r['n']} (< {r['cut']}) | {'int8' if int8 else 'fp32'} | {r['moby']:.3f} / {r['mythes']:.3f} / "
+                      f"{r['treasures']:.3f} / **{r['all']:.3f}** of {r['docs'][0]} | {r['cleared']:.3f} of {r['docs'][1]} |")
+        n = counts[0] if counts else 200
+        print(f"\n| repair batch (detect), {n} 500-word documents, 1 worker | documents/s | peak RSS MB |")
+        print("|---|---|---|")
+        for label, clean in (("devbench mix (60% spun sentences)", False), ("clean devbench sentences only", True)):
+            docs = documents(Path(args.bench), n, clean_only=clean)
+            for extra in ([], ["--int8"], *[["--triage", str(a), "--triage-score", str(b), "--int8"] for a, b in settings]):
+                r = measure_batch(docs, ["--workers", "1", *extra])
+                print(f"| {label}, {' '.join(extra) or 'defaults'} | {r['docs_per_s']:.1f} | {r['peak_rss_mb']:.0f} |")
+    stream = [int(x) for x in args.stream_docs.split(",") if x]
+    if stream:
+        print("\n| batch machinery, stand-in detector | documents | seconds | peak RSS MB |")
+        print("|---|---|---|---|")
+        for n in stream:
+            r = measure_stream(documents(Path(args.bench), n))
+            print(f"| 500-word documents | {r['docs']} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
     if args.fix_docs:
         r = measure_batch(documents(Path(args.bench), args.fix_docs), ["--fix", "--workers", "1"])
         print(f"\n`repair batch --fix`, {args.fix_docs} 500-word documents, 1 worker: {r['run_s']:.1f} s, "

@@ -30,6 +30,7 @@ def main():
     ap.add_argument("--data", type=Path, default=Path("data/spin"))
     ap.add_argument("--per-spinner", type=int, default=60)
     ap.add_argument("--margin", type=float, default=1.0)
+    ap.add_argument("--pointed", type=int, default=1, help="branches opened at each detector-pointed word")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
@@ -44,11 +45,11 @@ def main():
     from repair import Repairer
 
     rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
-    rep.restorer.margin = args.margin
+    rep.restorer.margin, rep.restorer.pointed_branches = args.margin, args.pointed
     rep.restorer.offset_in = rep.restorer.offset_out = rep.restorer.offset_lexicon = 0.0
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
-    proposed = rep.restorer.restore_many(texts, [[] for _ in recs])
+    proposed = rep.restorer.restore_many(texts, [[p for s in rp.sentences for p in s.spans] for rp in reports])
     rows = []
     for r, report, edits in zip(recs, reports, proposed):
         spans = [p for s in report.sentences for p in s.spans]

@@ -154,6 +154,26 @@ def test_detector_spans_and_the_lexicon_raise_confidence(decoder):
     assert decoder.justified("assist", "help") and plain["assist"] < unpointed["assist"]
 
 
+def test_detector_spans_open_branches_the_model_would_not(decoder):
+    """Where the model alone would copy ("navy"), the detector's span still gets a candidate, whose
+    confidence says how much the model believes it (here too little for the default threshold)."""
+    from repair.doc import Span
+
+    text = "Thousands of Russians are fleeing the navy draft."
+    start = text.index("navy")
+    span = [Span(start, start + 4, 0.9, "navy")]
+    opened = decoder.pointed_branches
+    try:
+        decoder.pointed_branches = 0
+        assert decoder.restore(text, span) == []
+        decoder.pointed_branches = 1
+        (edit,) = decoder.restore(text, span)
+    finally:
+        decoder.pointed_branches = opened
+    assert (edit.before, edit.after) == ("navy", "military") and edit.confidence < 0.85
+    assert decoder.restore(text, []) == []  # no span, no branch
+
+
 def test_confidence_threshold_in_the_pipeline(repairer):
     text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
     loose = repairer.fix(text, min_confidence=0.0).edits
