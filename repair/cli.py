@@ -269,7 +269,8 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
         err.print(f"{summary.documents:,} documents processed ({summary.skipped_chunks} chunks resumed from an earlier run), "
                   f"{summary.flagged:,} flagged, {summary.fixed:,} fixed ({summary.edits:,} edits), {summary.errors:,} errors, "
                   f"{summary.excluded:,} excluded in {summary.seconds:.1f} s "
-                  f"({summary.documents / max(summary.seconds, 1e-9):.1f} docs/s)")
+                  f"({summary.documents / max(summary.seconds, 1e-9):.1f} docs/s"
+                  + (f"; models loaded in {summary.load_seconds:.1f} s" if summary.load_seconds else "") + ")")
         err.print(f"→ {output}: {t.get('out', 0):,} rows; errors: {t.get('errors', 0):,}; excluded: {t.get('excluded', 0):,}")
     run_guarded(go)
 
