@@ -16,7 +16,7 @@ from typing import Protocol
 
 from .detect import LMLexiconDetector, sigmoid
 from .doc import Edit, Span
-from .segment import _zipf, words
+from .segment import QUOTES, _zipf, quotations, words
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,6 @@ NUMBER_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seve
 # spinner tells that write a number where the original had none ("a 12 months after" for "a year after")
 SAME_QUANTITY = {"12 months": "year", "twelve months": "year", "24 hours": "day", "7 days": "week",
                  "seven days": "week", "10 years": "decade", "ten years": "decade", "100 years": "century"}
-QUOTES = "\"“”«»"
 
 
 def _quantities(text: str) -> list[str]:
@@ -101,20 +100,6 @@ def _quantities(text: str) -> list[str]:
     return sorted(out)
 
 
-def _quoted(sentence: str) -> list[tuple[int, int]]:
-    spans, open_at = [], None
-    for i, ch in enumerate(sentence):
-        if ch in QUOTES:
-            if open_at is None:
-                open_at = i
-            else:
-                spans.append((open_at, i + 1))
-                open_at = None
-    if open_at is not None:
-        spans.append((open_at, len(sentence)))
-    return spans
-
-
 def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
     """Why an edit must not be made (None: it may). The restorer never touches quotations, never
     changes a quantity (except spinner tells like "12 months" for "year"), never drops or invents a
@@ -123,7 +108,7 @@ def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
     before = sentence[start:end]
     if not after.strip() or any(q in after or q in before for q in QUOTES):
         return "empty or quotation mark"
-    if any(a <= start < b or a < end <= b for a, b in _quoted(sentence)):
+    if any(a <= start < b or a < end <= b for a, b in quotations(sentence)):
         return "inside a quotation"
     if _quantities(before) != _quantities(after):
         return "changes a quantity"

@@ -101,21 +101,28 @@ def _zipf(word: str) -> float:
 
 
 _QUOTE_PAIRS = {"“": "”", '"': '"', "«": "»"}
+QUOTES = "".join(sorted(set(_QUOTE_PAIRS) | set(_QUOTE_PAIRS.values())))
 
 
-def protected(text: str, tokens: list[Token]) -> list[bool]:
-    """Tokens a restorer must never change: numbers, names (capitalised words, except a common word
-    opening the sentence: "The", "However") and anything inside quotation marks, where the author's exact words matter."""
+def quotations(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every quotation, its marks included; one left open runs to the end of ``text``."""
     inside, closer, spans = False, None, []
     start = 0
     for i, ch in enumerate(text):
         if not inside and ch in _QUOTE_PAIRS:
             inside, closer, start = True, _QUOTE_PAIRS[ch], i
         elif inside and ch == closer:
-            spans.append((start, i))
+            spans.append((start, i + 1))
             inside = False
     if inside:  # a quote that runs past the sentence end protects the rest of it
         spans.append((start, len(text)))
+    return spans
+
+
+def protected(text: str, tokens: list[Token]) -> list[bool]:
+    """Tokens a restorer must never change: numbers, names (capitalised words, except a common word
+    opening the sentence: "The", "However") and anything inside quotation marks, where the author's exact words matter."""
+    spans = quotations(text)
     out = []
     for n, t in enumerate(tokens):
         quoted = any(a < t.start < b for a, b in spans)

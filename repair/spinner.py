@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .segment import match_case, protected, words
+from .segment import match_case, quotations, words
 
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
@@ -203,12 +203,6 @@ class Spinner:
 
 
 def _quoted(text: str, toks) -> list[bool]:
-    """Which tokens lie inside quotation marks (names and numbers are fair game for a spinner)."""
-    guard = protected(text, toks)
-    return [g and not (t.text[:1].isupper() or any(c.isdigit() for c in t.text)) or _inside_quotes(text, t.start)
-            for t, g in zip(toks, guard)]
-
-
-def _inside_quotes(text: str, at: int) -> bool:
-    before = text[:at]
-    return before.count("“") > before.count("”") or before.count('"') % 2 == 1
+    """Which tokens lie inside quotation marks (names and numbers are fair game for a spinner elsewhere)."""
+    spans = quotations(text)
+    return [any(a < t.start < b for a, b in spans) for t in toks]
