@@ -148,9 +148,10 @@ class EditDecoder:
     The draft of the restoration is the input itself. One forward pass over ``prompt + draft`` gives
     the model's next-token choice at every position; where it prefers another word than the draft by
     ``margin`` nats, a branch is generated greedily from that word until it re-joins the draft at a
-    later word (at most ``max_words`` words are replaced) or the end. At a word the detector points at
-    and the model would copy, a branch is opened anyway with the model's best other first token
-    (``pointed_branches``): the detector's evidence focuses the work. All branches of all sentences
+    later word (at most ``max_words`` words are replaced) or the end. With ``pointed_branches=k``, each
+    word the detector points at but the model would copy gets branches from the model's k best other
+    first tokens as well (off by default: +0.005 mean F0.5 on held-out articles, but on devbench
+    treasures F0.5 0.350 -> 0.330 and clean damage 0 -> 1.06 per 1,000 words). All branches of all sentences
     are decoded together, sharing the one pass's key/value cache. A branch that never re-joins the
     draft is dropped, so the output is always the input with a few local replacements: it cannot
     wander. An edit's confidence is the two-way posterior between the edit path and the copy path,
@@ -164,7 +165,7 @@ class EditDecoder:
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float = 0.3,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float = -2.0,
                  offset_lexicon: float = 2.0, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
-                 pointed_branches: int = 1):
+                 pointed_branches: int = 0):
         import torch
 
         from .resources import model_path

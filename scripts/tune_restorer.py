@@ -30,7 +30,7 @@ def main():
     ap.add_argument("--data", type=Path, default=Path("data/spin"))
     ap.add_argument("--per-spinner", type=int, default=60)
     ap.add_argument("--margin", type=float, default=1.0)
-    ap.add_argument("--pointed", type=int, default=1, help="branches opened at each detector-pointed word")
+    ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
