@@ -243,7 +243,9 @@ def test_kill_minus_9_then_rerun_equals_an_uninterrupted_run(tmp_path):
     src = _docs(tmp_path)
     ref = tmp_path / "ref.jsonl"
     p = _cli(src, "-o", ref, "--chunk-size", 2, "-q")
-    assert p.wait(timeout=600) == 0, p.stderr.read()
+    _, err = p.communicate(timeout=600)
+    assert p.returncode == 0, err
+    assert "models loaded in" in err  # the summary keeps model loading apart from throughput
     out = tmp_path / "out.jsonl"
     p = _cli(src, "-o", out, "--chunk-size", 2, "-q", start_new_session=True)
     parts = tmp_path / "out.jsonl.parts"
