@@ -124,6 +124,7 @@ def evaluate(system, records, threshold):
     rows = defaultdict(lambda: {"scores": [], "outputs": [], "spun": [], "orig": [], "edits": Counts(),
                                 "tokens": Counts(), "flags": Counts(),
                                 "pairs": [], "caps": 0, "caps_flagged": 0})
+    by_doc = defaultdict(list)  # (article, spinner, rate) -> sentence scores, in order
     t0 = time.perf_counter()
     if hasattr(system, "run_many"):
         runs = system.run_many([r["spun"] for r in records])
@@ -132,6 +133,7 @@ def evaluate(system, records, threshold):
     for r, (score, spans, edits) in zip(records, runs):
         row = rows[r["spinner"]]
         row["scores"].append(score)
+        by_doc[(r.get("doc"), r["spinner"], r.get("rate"))].append(score)
         row["outputs"].append(apply(r["spun"], edits))
         row["spun"].append(r["spun"])
         row["orig"].append(r["original"])
@@ -166,7 +168,25 @@ def evaluate(system, records, threshold):
         out[spinner] = m
     pairs = [p for row in rows.values() for p in row["pairs"]]
     out["_reliability"] = reliability(pairs)
+    out["_documents"] = documents(by_doc, threshold)
     return out, len(records) / elapsed
+
+
+def documents(by_doc, threshold):
+    """Document level (``Report.score``, what ``repair batch --min-score`` acts on): per spinner and
+    rate, ROC AUC of spun against clean documents and the share flagged at ``threshold``. Meaningful
+    only when every sentence of each document was scored (the detector-only run)."""
+    from repair.doc import document_score
+
+    scores = defaultdict(list)
+    for (_, spinner, rate), sents in by_doc.items():
+        scores[(spinner, rate)].append(document_score(sents))
+    clean = [x for (sp, _), xs in scores.items() if sp == "none" for x in xs]
+    table = []
+    for (sp, rate), xs in sorted(scores.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        table.append({"spinner": sp, "rate": rate, "n": len(xs), "flagged": sum(x >= threshold for x in xs) / len(xs),
+                      "auc": roc_auc(xs, clean) if sp != "none" and clean else None})
+    return table
 
 
 def reliability(pairs, bins=10):
@@ -272,6 +292,12 @@ def main():
                   "| score | sentences | share spun |", "|---|---|---|"]
         for row in results["detector"]["metrics"]["_reliability"]:
             lines.append(f"| {row['bin']} | {row['n']} | {row['spun_share']:.3f} |")
+        lines += ["", f"## Documents ({results['detector']['system']}; document score = mean of the 3 highest "
+                      f"sentence scores, as `repair batch --min-score` uses it)", "",
+                  f"| spinner | rate | documents | flagged at {repairer.threshold:g} | ROC AUC against the clean documents |",
+                  "|---|---|---|---|---|"]
+        for row in results["detector"]["metrics"]["_documents"]:
+            lines.append(f"| {row['spinner']} | {fmt(row['rate'])} | {row['n']} | {row['flagged']:.3f} | {fmt(row['auc'])} |")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
