@@ -239,6 +239,14 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 # ------------------------------------------------------------------------------------------- process
 
+def needs_full_detection(first_scores: list[float], n: int, cut: float) -> bool:
+    """The ``--triage`` rule: given the scores of a document's first (at most ``n``) sentences, must the
+    rest be scored too? Yes when the document is that short or their document score reaches ``cut``."""
+    from .doc import document_score
+
+    return len(first_scores) < n or document_score(first_scores) >= cut
+
+
 def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[str, dict]], Summary]:
     """Rows for one chunk: ``("out" | "errors" | "excluded", row)``, one per record, in input order."""
     stats = Summary()
@@ -253,8 +261,8 @@ def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[st
                 outcomes.update({r.key: (res, False) for r, res in zip(good, results)})
             elif opts.triage:
                 first = repairer.check_many(texts, threshold=opts.threshold, max_sentences=opts.triage)
-                full = [i for i, rep in enumerate(first) if rep.score >= opts.triage_score
-                        or len(rep.sentences) < opts.triage]
+                full = [i for i, rep in enumerate(first)
+                        if needs_full_detection([x.score for x in rep.sentences], opts.triage, opts.triage_score)]
                 reports = list(first)
                 for i, rep in zip(full, repairer.check_many([texts[i] for i in full], threshold=opts.threshold)):
                     reports[i] = rep

@@ -87,11 +87,17 @@ def documents(bench: Path, n: int, words: int = 500, clean_only: bool = False) -
     return [{"id": i, "text": docs[i % len(docs)]} for i in range(n)]
 
 
+def _write_jsonl(path: Path, docs: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps(d) + "\n")
+
+
 def measure_batch(docs: list[dict], extra: list[str]) -> dict:
     """``repair batch`` in a fresh process (detect mode unless ``extra`` says otherwise)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
-        src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+        _write_jsonl(src, docs)
         t0 = time.perf_counter()
         # a wrapper process, so that the peak RSS is that of this run's processes alone
         proc = subprocess.run([sys.executable, "-c", WRAP, sys.executable, "-m", "repair.cli", "batch", str(src),
@@ -131,9 +137,7 @@ def measure_stream(docs: list[dict]) -> dict:
     detector, so that 20,000 documents take a minute: does memory stay flat as the input grows?"""
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
-        with src.open("w") as f:
-            for d in docs:
-                f.write(json.dumps(d) + "\n")
+        _write_jsonl(src, docs)
         proc = subprocess.run([sys.executable, "-c", STUB_CHILD, str(src), str(out)], capture_output=True,
                               text=True, cwd=ROOT)
         if proc.returncode:
@@ -148,8 +152,8 @@ def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool) -
     of clean documents cleared early (the work saved)."""
     from collections import defaultdict
 
+    from repair.batch import needs_full_detection
     from repair.detect import EncoderDetector
-    from repair.doc import document_score
 
     recs = [json.loads(l) for l in bench.open(encoding="utf-8")]
     scores = [e.score for e in EncoderDetector(int8=int8).detect([r["spun"] for r in recs])]
@@ -158,7 +162,7 @@ def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool) -
         docs[(r["doc"], r["spinner"], r["rate"])].append(s)
     rows = []
     for n, cut in settings:
-        passed = {k: len(v) < n or document_score(v[:n]) >= cut for k, v in docs.items()}
+        passed = {k: needs_full_detection(v[:n], n, cut) for k, v in docs.items()}
         row = {"n": n, "cut": cut}
         for sp in sorted({k[1] for k in docs} - {"none"}):
             spun = [k for k in docs if k[1] == sp]

@@ -49,10 +49,10 @@ def main():
     rep.restorer.offset_in = rep.restorer.offset_out = rep.restorer.offset_lexicon = 0.0
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
-    proposed = rep.restorer.restore_many(texts, [[p for s in rp.sentences for p in s.spans] for rp in reports])
+    detector_spans = [[p for s in report.sentences for p in s.spans] for report in reports]
+    proposed = rep.restorer.restore_many(texts, detector_spans)
     rows = []
-    for r, report, edits in zip(recs, reports, proposed):
-        spans = [p for s in report.sentences for p in s.spans]
+    for r, report, edits, spans in zip(recs, reports, proposed, detector_spans):
         cands = [(e, _logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans),
                   rep.restorer.justified(e.before, e.after)) for e in edits]
         rows.append((r, report.score if not report.sentences else max(s.score for s in report.sentences), cands))
