@@ -87,7 +87,7 @@ class Summary:
     sentences: int = 0
     skipped_chunks: int = 0
     seconds: float = 0.0  # the whole run, model loading included
-    load_seconds: float = 0.0  # of which loading the models here (one local worker; workers load in parallel)
+    load_seconds: float = 0.0  # of which loading the models (here, or in every local worker before the first chunk)
     output: str = ""
     totals: dict = field(default_factory=dict)  # rows in the final files: out, errors, excluded (whole job)
 
@@ -241,10 +241,11 @@ def chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
 
 def needs_full_detection(first_scores: list[float], n: int, cut: float) -> bool:
     """The ``--triage`` rule: given the scores of a document's first (at most ``n``) sentences, must the
-    rest be scored too? Yes when the document is that short or their document score reaches ``cut``."""
-    from .doc import document_score
+    rest be scored too? Yes when the document is that short or the mean of its three worst sentences so
+    far reaches ``cut`` (more sensitive than the document score, so that few spun documents are cleared)."""
+    from .doc import worst_mean
 
-    return len(first_scores) < n or document_score(first_scores) >= cut
+    return len(first_scores) < n or worst_mean(first_scores) >= cut
 
 
 def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[str, dict]], Summary]:
@@ -348,35 +349,77 @@ class SpinFilter:
 _WORKER: dict = {}
 
 
-def _init_worker(threads: int, repairer_kwargs: dict) -> None:
-    import torch
+def _init_worker(threads: int, repairer_kwargs: dict, fix: bool, loaded) -> None:
+    """Load the models once per worker process and report the time, or the reason it failed (a
+    failure reported here, rather than raised, leaves no worker traceback on the user's terminal)."""
+    t0 = time.perf_counter()
+    try:
+        import torch
 
-    from .pipeline import Repairer
+        from .pipeline import Repairer
 
-    torch.set_num_threads(threads)
-    _WORKER["repairer"] = Repairer(**repairer_kwargs)
+        torch.set_num_threads(threads)
+        _WORKER["repairer"] = Repairer(**repairer_kwargs)
+        if fix:
+            _WORKER["repairer"].restorer  # noqa: B018 - loaded with the detector, before the first chunk
+    except Exception as e:  # noqa: BLE001 - any failure to load is reported to the parent as one line
+        loaded.put(f"{type(e).__name__}: {e}".splitlines()[0])
+        return
+    loaded.put(time.perf_counter() - t0)
 
 
 def _work(chunk: list[Record], opts: Options):
     return process(_WORKER["repairer"], chunk, opts)
 
 
+def _start_workers(pool, loaded, workers: int) -> None:
+    """Start every worker and wait until each has loaded its models, so that the run's documents/s
+    does not include loading. The pool starts processes on demand: one no-op task per worker starts
+    them all. A worker process that dies outright breaks the pool, which its no-op task reports."""
+    import queue
+
+    pings = [pool.submit(os.getpid) for _ in range(workers)]
+    ready = 0
+    while ready < workers:
+        try:
+            msg = loaded.get(timeout=0.5)
+        except queue.Empty:
+            for f in pings:
+                if f.done() and f.exception() is not None:
+                    raise BatchError(f"a worker process died while loading the models: {f.exception()}") from None
+            continue
+        if isinstance(msg, str):
+            raise BatchError(f"a worker could not load the models: {msg}")
+        ready += 1
+
+
 def _local_engine(todo: Iterator[tuple[int, list[Record]]], opts: Options, workers: int, repairer_kwargs: dict,
-                  repairer=None):
+                  repairer=None, on_loaded: Callable[[float], None] | None = None):
     """Yield (chunk index, rows, stats) in completion order, at most 2 chunks per worker in flight.
-    With one worker the chunks run here, on ``repairer`` (which ``run`` always provides)."""
+    With one worker the chunks run here, on ``repairer`` (which ``run`` always provides). With several,
+    every worker loads its models before the first chunk is sent; ``on_loaded`` gets that time."""
     if workers <= 1:
         for k, chunk in todo:
             yield k, *process(repairer, chunk, opts)
         return
+    import itertools
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+    first = next(todo, None)
+    if first is None:  # nothing left to do (a finished job rerun): no worker needs to load
+        return
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads, repairer_kwargs)) as pool:
+    ctx = mp.get_context("spawn")
+    loaded = ctx.Queue()
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads, repairer_kwargs, opts.mode == "fix", loaded)) as pool:
+        _start_workers(pool, loaded, workers)
+        if on_loaded:
+            on_loaded(time.perf_counter() - t0)
         pending = {}
-        for k, chunk in todo:
+        for k, chunk in itertools.chain([first], todo):
             pending[pool.submit(_work, chunk, opts)] = k
             while len(pending) >= 2 * workers:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -507,7 +550,8 @@ def run(inputs: list[str | Path], output: str | Path, *, options: Options | None
     if engine == "ray":
         results = _ray_engine(todo(), opts, workers, repairer_kwargs, ray_address)
     elif engine == "local":
-        results = _local_engine(todo(), opts, workers, repairer_kwargs, repairer)
+        results = _local_engine(todo(), opts, workers, repairer_kwargs, repairer,
+                                on_loaded=lambda s: setattr(summary, "load_seconds", s))
     else:
         raise BatchError(f"unknown engine {engine!r} (local or ray)")
     for k, rows, stats in results:

@@ -5,6 +5,8 @@ Every offset is a character offset into the caller's original text (Python ``str
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -131,9 +133,24 @@ def _sentence_dict(s: Sentence) -> dict:
     }
 
 
-def document_score(sentence_scores: list[float], top: int = 3) -> float:
-    """Mean of the ``top`` highest sentence scores: one odd sentence in a long clean article stays low,
-    while an article whose worst sentences are all spun scores high."""
+def document_score(sentence_scores: list[float]) -> float:
+    """The sentences' scores pooled: the sigmoid of their mean log-odds (a logarithmic opinion pool).
+
+    Sentence scores are calibrated for an even prior, so a document scores 0.5 where its sentences are
+    on average as likely spun as not. Unlike the mean of the worst few sentences, it does not rise
+    with a document's length: one odd sentence in a long clean article stays low, while a document
+    spun throughout scores high. Lightly spun documents score lower; a lower ``--min-score`` finds
+    more of them (``make eval`` reports both, per spinner and rate, in docs/benchmarks.md)."""
+    if not sentence_scores:
+        return 0.0
+    eps = 1e-4  # one sentence at exactly 0 or 1 must not decide the document alone
+    logits = [math.log(min(max(p, eps), 1 - eps) / (1 - min(max(p, eps), 1 - eps))) for p in sentence_scores]
+    return 1.0 / (1.0 + math.exp(-sum(logits) / len(logits)))
+
+
+def worst_mean(sentence_scores: list[float], top: int = 3) -> float:
+    """Mean of the ``top`` highest sentence scores: a sensitive first look that misses few spun
+    documents (``--triage`` clears a document early only when this stays low)."""
     if not sentence_scores:
         return 0.0
     worst = sorted(sentence_scores, reverse=True)[:top]

@@ -109,8 +109,7 @@ def measure_batch(docs: list[dict], extra: list[str]) -> dict:
         summary = proc.stderr
         secs = float(summary.split(" excluded in ")[1].split(" s")[0])
         load = float(summary.split("models loaded in ")[1].split(" s")[0]) if "models loaded in " in summary else 0.0
-    # documents/s once the models are loaded (one worker loads them before the first document; several
-    # workers load theirs in parallel, inside the run time)
+    # documents/s once the models are loaded (every worker loads them before the first document)
     return {"docs": len(docs), "wall_s": wall, "run_s": secs, "load_s": load, "docs_per_s": len(docs) / (secs - load),
             "peak_rss_mb": peak}
 

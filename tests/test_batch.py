@@ -20,14 +20,14 @@ SIG = Signature("stub", None, 0.5, "test")
 
 
 class StubRepairer:
-    """Scores a sentence 0.9 when it contains 'got here', else 0.1: the batch machinery, not a model."""
+    """Scores a sentence 0.99 when it contains 'got here', else 0.1: the batch machinery, not a model."""
 
     def _sentences(self, text, limit=None):
         out, pos = [], 0
         for part in [p for p in text.split(". ") if p][:limit]:
             start = text.index(part, pos)
             pos = start + len(part)
-            score = 0.9 if "got here" in part else 0.1
+            score = 0.99 if "got here" in part else 0.1
             out.append(Sentence(start, pos, part, score, score >= 0.5))
         return out
 
@@ -76,8 +76,8 @@ def test_jsonl_formats_keep_fields_and_add_scores(tmp_path, name):
     rows = lines(out)
     assert [r["id"] for r in rows] == ["a", "b", "c"]
     assert [r["extra"] for r in rows] == [0, 1, 2]
-    assert rows[0]["spin_score"] == 0.5 and rows[1]["spin_score"] == 0.1  # mean of the top three sentences
-    assert rows[0]["spin_flagged"] == [{"start": 0, "end": 27, "score": 0.9}]
+    assert rows[0]["spin_score"] == 0.7683 and rows[1]["spin_score"] == 0.1  # sentence log-odds pooled
+    assert rows[0]["spin_flagged"] == [{"start": 0, "end": 27, "score": 0.99}]
     assert summary.documents == 3 and summary.flagged == 2 and summary.errors == 0
     assert not (tmp_path / "out.jsonl.parts").exists()
 
@@ -146,7 +146,7 @@ def test_min_score_sends_filtered_documents_to_the_exclusion_file(tmp_path):
     assert [r["id"] for r in lines(out)] == ["b"]
     excluded = lines(tmp_path / "clean.jsonl.excluded.jsonl")
     assert [e["record"]["id"] for e in excluded] == ["a", "c"]
-    assert excluded[0]["reason"] == "spin score 0.5000 >= 0.5"
+    assert excluded[0]["reason"] == "spin score 0.7683 >= 0.5"  # [0.99, 0.1] pooled
     out2 = tmp_path / "spun.jsonl"
     run([src], out2, options=Options(min_score=0.5, keep="spun"), repairer=StubRepairer())
     assert [r["id"] for r in lines(out2)] == ["a", "c"]
@@ -169,7 +169,7 @@ def test_spin_filter_step_streams_and_reports_every_drop():
     dropped = []
     step = SpinFilter(StubRepairer(), min_score=0.5, exclusion_writer=dropped.append, batch_size=2)
     kept = list(step(iter(GOOD + [{"id": "d"}])))
-    assert [d["id"] for d in kept] == ["b"] and kept[0]["spin_score"] == 0.1
+    assert [d["id"] for d in kept] == ["b"] and kept[0]["spin_score"] == pytest.approx(0.1)
     assert [(r["record"].get("id"), r["reason"][:10]) for r in dropped] == [
         ("a", "spin score"), ("c", "spin score"), ("d", "missing fi")]
 
@@ -274,7 +274,16 @@ def test_two_workers_give_the_same_output_as_one(tmp_path):
         p = _cli(src, "-o", out, "--chunk-size", 2, "--workers", w, "-q")
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
+        assert "models loaded in" in err, "model loading is reported apart from the documents/s"
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_a_worker_that_cannot_load_the_models_stops_the_job_with_one_line(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "One sentence."}\n')
+    with pytest.raises(BatchError, match="a worker could not load the models: RuntimeError"):
+        run([src], tmp_path / "out.jsonl", workers=2, repairer_kwargs={"device": "no-such-device"})
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.model

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, document_score
+from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, document_score, worst_mean
 
 SIG = Signature("det", "res", 0.5, "0")
 
@@ -21,10 +21,24 @@ def test_apply_edits_rejects_mismatch_and_overlap():
         apply_edits("abcdef", [Edit(0, 3, "abc", "x", 1.0), Edit(2, 4, "cd", "y", 1.0)])
 
 
-def test_document_score_mean_of_worst_sentences():
+def test_document_score_pools_sentence_log_odds():
     assert document_score([]) == 0.0
-    assert document_score([0.9, 0.1, 0.8, 0.7, 0.0]) == pytest.approx(0.8)
     assert document_score([0.6]) == pytest.approx(0.6)
+    assert document_score([0.9, 0.1]) == pytest.approx(0.5)  # equal evidence either way
+    assert document_score([0.8, 0.8, 0.5]) == pytest.approx(1 / (1 + (1 / 4) ** (2 / 3)))
+
+
+def test_document_score_does_not_grow_with_length():
+    one_odd = [0.99] + [0.05] * 30
+    assert document_score(one_odd) < 0.1 < worst_mean(one_odd)
+    assert document_score([0.05] * 300 + [0.99] * 3) < document_score([0.05] * 30 + [0.99] * 3)
+    assert document_score([0.9] * 20 + [0.2] * 5) > 0.8
+    assert document_score([1.0] * 3 + [0.0] * 3) == pytest.approx(0.5)  # certainty is clamped, never decisive
+
+
+def test_worst_mean_is_the_mean_of_the_highest_scores():
+    assert worst_mean([]) == 0.0
+    assert worst_mean([0.9, 0.1, 0.8, 0.7, 0.0]) == pytest.approx(0.8)
 
 
 def test_json_shape_matches_the_documented_contract():
