@@ -217,6 +217,8 @@ def main(argv=None):
         from safetensors.torch import save_file
 
         save_file({"token_bias": bias.detach().to(torch.float16).cpu()}, args.export / "token_bias.safetensors")
+    else:  # a bias left by an earlier export belongs to other weights: the loader would apply it
+        (args.export / "token_bias.safetensors").unlink(missing_ok=True)
     manifest = json.loads((args.data / "manifest.json").read_text()) if (args.data / "manifest.json").exists() else {}
     config = {"name": NAME, "base": BASE_PACKAGE, "max_tokens": 256, "calibration": {"a": round(a, 5), "b": round(b, 5)},
               "trained": {"steps": step, "batch": args.batch, "rank": args.rank, "lr": args.lr,
