@@ -40,7 +40,7 @@ data: install  ## training pairs in data/spin from ../shared (corpus + thesauri)
 	$(BIN)/python scripts/make_data.py --articles 15000 --out data/spin
 
 detector: install  ## train models/detector on data/spin (resumable)
-	$(BIN)/python scripts/train_detector.py --data data/spin --steps 4500 --minutes 70
+	$(BIN)/python scripts/train_detector.py --data data/spin --steps 10000 --minutes 110
 
 restorer: install  ## train models/restorer on data/spin (resumable)
 	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 1100 --minutes 75
