@@ -349,6 +349,17 @@ class SpinFilter:
 _WORKER: dict = {}
 
 
+def _load_repairer(repairer_kwargs: dict, fix: bool):
+    """A ``Repairer`` with every model the job needs already loaded (in fix mode the restorer too, which
+    is otherwise loaded on the first ``fix``), so that no document's time includes loading."""
+    from .pipeline import Repairer
+
+    repairer = Repairer(**repairer_kwargs)
+    if fix:
+        repairer.restorer  # noqa: B018
+    return repairer
+
+
 def _init_worker(threads: int, repairer_kwargs: dict, fix: bool, loaded) -> None:
     """Load the models once per worker process and report the time, or the reason it failed (a
     failure reported here, rather than raised, leaves no worker traceback on the user's terminal)."""
@@ -356,12 +367,8 @@ def _init_worker(threads: int, repairer_kwargs: dict, fix: bool, loaded) -> None
     try:
         import torch
 
-        from .pipeline import Repairer
-
         torch.set_num_threads(threads)
-        _WORKER["repairer"] = Repairer(**repairer_kwargs)
-        if fix:
-            _WORKER["repairer"].restorer  # noqa: B018 - loaded with the detector, before the first chunk
+        _WORKER["repairer"] = _load_repairer(repairer_kwargs, fix)
     except Exception as e:  # noqa: BLE001 - any failure to load is reported to the parent as one line
         loaded.put(f"{type(e).__name__}: {e}".splitlines()[0])
         return
@@ -529,11 +536,7 @@ def run(inputs: list[str | Path], output: str | Path, *, options: Options | None
     t0 = time.perf_counter()
     repairer_kwargs = dict(repairer_kwargs or {})
     if engine == "local" and workers <= 1 and repairer is None:
-        from .pipeline import Repairer
-
-        repairer = Repairer(**repairer_kwargs)
-        if opts.mode == "fix":
-            repairer.restorer  # noqa: B018 - loaded before the first document, not inside the run's work
+        repairer = _load_repairer(repairer_kwargs, opts.mode == "fix")
         summary.load_seconds = time.perf_counter() - t0
 
     def todo():

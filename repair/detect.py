@@ -9,20 +9,15 @@ sentences 90% have no alternative more than ~4.5 nats better, hence the default 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .doc import Span
+from .doc import Span, sigmoid
 from .lexicon import Lexicon, Site
 from .lm import LanguageModel
 from .resources import model_path
 from .segment import Token, match_case, protected, words
-
-
-def sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
 
 
 @dataclass(frozen=True)

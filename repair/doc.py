@@ -6,7 +6,6 @@ Every offset is a character offset into the caller's original text (Python ``str
 from __future__ import annotations
 
 import math
-
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -143,9 +142,18 @@ def document_score(sentence_scores: list[float]) -> float:
     more of them (``make eval`` reports both, per spinner and rate, in docs/benchmarks.md)."""
     if not sentence_scores:
         return 0.0
-    eps = 1e-4  # one sentence at exactly 0 or 1 must not decide the document alone
-    logits = [math.log(min(max(p, eps), 1 - eps) / (1 - min(max(p, eps), 1 - eps))) for p in sentence_scores]
-    return 1.0 / (1.0 + math.exp(-sum(logits) / len(logits)))
+    # eps: one sentence at exactly 0 or 1 must not decide the document alone
+    return sigmoid(sum(logit(p, eps=1e-4) for p in sentence_scores) / len(sentence_scores))
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+def logit(p: float, eps: float = 1e-12) -> float:
+    """Log-odds of ``p``, clamped to ``[eps, 1 - eps]``."""
+    p = min(max(p, eps), 1 - eps)
+    return math.log(p / (1 - p))
 
 
 def worst_mean(sentence_scores: list[float], top: int = 3) -> float:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .detect import LMLexiconDetector, sigmoid
-from .doc import Edit, Span
+from .detect import LMLexiconDetector
+from .doc import Edit, Span, sigmoid
 from .segment import QUOTES, _zipf, quotations, words
 
 

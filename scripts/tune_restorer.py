@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from repair.detect import sigmoid  # noqa: E402
+from repair.doc import logit, sigmoid  # noqa: E402
 from repair.metrics import Counts, damage_per_1000, edit_counts  # noqa: E402
 from evaluate import apply  # noqa: E402
 from trainlib import records  # noqa: E402
@@ -53,7 +53,7 @@ def main():
     proposed = rep.restorer.restore_many(texts, detector_spans)
     rows = []
     for r, report, edits, spans in zip(recs, reports, proposed, detector_spans):
-        cands = [(e, _logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans),
+        cands = [(e, logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans),
                   rep.restorer.justified(e.before, e.after)) for e in edits]
         rows.append((r, report.score if not report.sentences else max(s.score for s in report.sentences), cands))
     spinners = [sp for sp in sorted(by) if sp != "none"]
@@ -80,13 +80,6 @@ def main():
     for mean, damage, setting, f05 in sorted((r for r in results if r[1] <= args.max_damage), reverse=True)[:args.top]:
         print("| " + " | ".join(str(x) for x in setting) + " | " + " | ".join(f"{f:.3f}" for f in f05)
               + f" | {mean:.3f} | {damage:.2f} |")
-
-
-def _logit(p: float) -> float:
-    import math
-
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
 
 
 if __name__ == "__main__":
