@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import warnings
 from pathlib import Path
+
+# peft calls a transformers property that transformers marks deprecated; nothing for a user to act on
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 def records(data: Path, split: str):
