@@ -70,9 +70,13 @@ class Options:
     triage: int = 0  # detect mode: score only the first N sentences of documents that look clean there
     triage_score: float = 0.2
 
-    def fingerprint(self, inputs: list[Path]) -> str:
+    def fingerprint(self, inputs: list[Path], models: dict | None = None) -> str:
+        """Inputs, options, version and the model choices (``repairer_kwargs``): a resumed run must not
+        mix the output of two detectors."""
         stats = [(str(p.resolve()), p.stat().st_size if p.is_file() else 0) for p in inputs]
-        blob = json.dumps([stats, asdict(self), __version__], sort_keys=True)
+        models = {k: v for k, v in (models or {}).items() if v not in (None, False, "default")}
+        blob = json.dumps([stats, asdict(self), __version__] + ([models] if models else []), sort_keys=True,
+                          default=lambda o: getattr(o, "name", type(o).__name__))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -507,6 +511,11 @@ def run(inputs: list[str | Path], output: str | Path, *, options: Options | None
     """Run a batch job; see the module docstring. Returns the summary of this run (resumed chunks count
     in ``skipped_chunks``; the output files always hold the whole job)."""
     opts = options or Options()
+    repairer_kwargs = dict(repairer_kwargs or {})
+    models = dict(repairer_kwargs)
+    name = getattr(getattr(repairer, "detector", None), "name", None)
+    if name:
+        models["detector"] = name
     inputs = [Path(p) for p in inputs]
     paths = outputs_for(output)
     for p in inputs:
@@ -522,11 +531,11 @@ def run(inputs: list[str | Path], output: str | Path, *, options: Options | None
     if opts.mode not in ("detect", "fix"):
         raise BatchError(f"unknown mode {opts.mode!r} (detect or fix)")
     parts = paths["parts"]
-    stamp = opts.fingerprint(inputs)
+    stamp = opts.fingerprint(inputs, models)
     job = parts / "job.json"
     if parts.exists():
         if not job.exists() or json.loads(job.read_text()).get("fingerprint") != stamp:
-            raise BatchError(f"{parts} holds the partial output of a different job (other inputs or options); "
+            raise BatchError(f"{parts} holds the partial output of a different job (other inputs, options or models); "
                              f"remove it or rerun the original command")
     else:
         parts.mkdir()
@@ -534,7 +543,6 @@ def run(inputs: list[str | Path], output: str | Path, *, options: Options | None
                                    "options": asdict(opts)}) + "\n")
     summary = Summary(output=str(paths["out"]))
     t0 = time.perf_counter()
-    repairer_kwargs = dict(repairer_kwargs or {})
     if engine == "local" and workers <= 1 and repairer is None:
         repairer = _load_repairer(repairer_kwargs, opts.mode == "fix")
         summary.load_seconds = time.perf_counter() - t0

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .pipeline import DEFAULT_MIN_CONFIDENCE, DEFAULT_THRESHOLD, InputError
+from .pipeline import DEFAULT_THRESHOLD, InputError
 from .textio import MAX_BYTES, check_output, read_text, write_atomic
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -20,6 +20,11 @@ err = Console(stderr=True, highlight=False)
 class OutFormat(str, Enum):
     text = "text"
     json = "json"
+
+
+class DetectorChoice(str, Enum):
+    default = "default"
+    fast = "fast"
 
 
 class DiffFormat(str, Enum):
@@ -33,7 +38,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load_repairer(threshold: float, min_confidence: float, restore: bool = False):
+def load_repairer(threshold: float, min_confidence: float | None, restore: bool = False):
     """The default Repairer; with ``restore`` also its restorer (SmolLM2, converted once on first use)."""
     from .pipeline import Repairer
     from .resources import ModelUnavailable
@@ -81,8 +86,9 @@ def main(version: bool = typer.Option(False, "--version", callback=version_callb
 FileArg = typer.Argument(..., help="A UTF-8 text file, or - for standard input.", show_default=False)
 ThresholdOpt = typer.Option(DEFAULT_THRESHOLD, "--threshold", "-t", min=0.0, max=1.0,
                             help="Flag sentences whose spin score is at least this.")
-ConfidenceOpt = typer.Option(DEFAULT_MIN_CONFIDENCE, "--min-confidence", "-c", min=0.0, max=1.0,
-                             help="Withhold edits less confident than this.")
+ConfidenceOpt = typer.Option(None, "--min-confidence", "-c", min=0.0, max=1.0, show_default=False,
+                             help="Withhold edits less confident than this [default: the restorer's tuned "
+                                  "operating point, 0.95 for the shipped one].")
 MaxBytesOpt = typer.Option(MAX_BYTES, "--max-bytes", help="Refuse inputs larger than this many bytes.")
 
 
@@ -92,7 +98,7 @@ def check(file: str = FileArg, fmt: OutFormat = typer.Option(OutFormat.text, "--
     """Score every sentence for spinning (detection only)."""
     def go():
         text = read_text(file, max_bytes)
-        report = load_repairer(threshold, DEFAULT_MIN_CONFIDENCE).check(text)
+        report = load_repairer(threshold, None).check(text)
         if fmt is OutFormat.json:
             sys.stdout.write(report.render("json"))
         else:
@@ -105,7 +111,7 @@ def check(file: str = FileArg, fmt: OutFormat = typer.Option(OutFormat.text, "--
 def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--output", "-o",
                                                                    help="Write here instead of standard output."),
         fmt: OutFormat = typer.Option(OutFormat.text, "--format", "-f"),
-        threshold: float = ThresholdOpt, min_confidence: float = ConfidenceOpt,
+        threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
         max_bytes: int = MaxBytesOpt) -> None:
     """Restore the original wording and print (or write) the repaired text."""
     def go():
@@ -126,7 +132,7 @@ def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--outpu
 def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html", help="Also write an HTML page here."),
          side_by_side: bool = typer.Option(False, "--side-by-side", "-s", help="Original and restored in columns."),
          fmt: DiffFormat = typer.Option(DiffFormat.terminal, "--format", "-f"),
-         threshold: float = ThresholdOpt, min_confidence: float = ConfidenceOpt,
+         threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
          color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Default: when writing to a terminal."),
          max_bytes: int = MaxBytesOpt) -> None:
     """Show each change with its confidence and every sentence's spin score."""
@@ -226,10 +232,13 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
           triage_score: float = typer.Option(0.2, "--triage-score", min=0.0, max=1.0,
                                              help="With --triage: documents scoring below this on their first N "
                                                   "sentences are cleared (see docs/bench.md for recall)."),
-          threshold: float = ThresholdOpt, min_confidence: float = ConfidenceOpt,
+          threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
           max_chars: int = typer.Option(1_000_000, "--max-chars", help="Longer documents go to the errors file."),
           int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: ~1.7x faster detection, "
                                                           "slightly lower accuracy."),
+          detector: DetectorChoice = typer.Option(DetectorChoice.default, "--detector",
+                                                  help="fast: a two-layer detector, ~2.5x faster, less accurate "
+                                                       "(see docs/bench.md)."),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:
     """Clean a corpus: stream, score (and restore), resume after interruption, lose nothing."""
     from .batch import BatchError, Options, _size, run
@@ -261,6 +270,7 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
             try:
                 summary = run(inputs, output, options=opts, workers=workers, engine=engine.value,
                               ray_address=ray_address, repairer_kwargs={"threshold": threshold, "int8": int8,
+                                                                        "detector": detector.value,
                                                                         "min_confidence": min_confidence},
                               progress=progress)
             except BatchError as e:

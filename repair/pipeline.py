@@ -13,11 +13,12 @@ from .detect import Detector, EncoderDetector, LMLexiconDetector
 from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits
 from .lexicon import Lexicon, default_lexicon
 from .lm import LanguageModel
+from .resources import model_path
 from .restore import EditDecoder, LexiconLMRestorer, Restorer
 from .segment import Segmenter, default_segmenter
 
 DEFAULT_THRESHOLD = 0.5
-DEFAULT_MIN_CONFIDENCE = 0.85
+DEFAULT_MIN_CONFIDENCE = 0.85  # for restorers that do not ship their own operating point
 MAX_CHARS = 5_000_000
 
 
@@ -33,18 +34,19 @@ class Repairer:
     'Blinken came to Astana.'
     """
 
-    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_confidence: float | None = None,
                  detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
                  lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS,
                  int8: bool = False, restorer: str | Restorer = "default",
                  restore_threshold: float | None = None):
-        """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"v0"`` (``lm-lexicon-v0``, no
-        training, slow) or any object with ``name`` and ``detect(sentences)``. ``restorer``:
+        """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"fast"`` (``minilm2-rtd-v1``: the
+        same detector on the encoder's lowest two layers, for corpora; less accurate), ``"v0"``
+        (``lm-lexicon-v0``, no training, slow) or any object with ``name`` and ``detect(sentences)``. ``restorer``:
         ``"default"`` (the trained ``smollm2-restorer-v1``), ``"v0"`` (``lexicon-lm-v0``) or any object
         with ``name`` and ``restore(sentence, spans)``; it is loaded on the first ``fix``, so a
         ``check``-only user never pays for it. ``fix`` restores the flagged sentences, or with
         ``restore_threshold`` every sentence scoring at least that (0: all of them; the restorer finds
-        spun words the detector missed, at a cost in speed). ``int8`` quantizes the default detector
+        spun words the detector missed, at a cost in speed). ``int8`` quantizes the encoder detector
         (faster, slightly less accurate; for corpora)."""
         self.threshold = threshold
         self.min_confidence = min_confidence
@@ -57,8 +59,11 @@ class Repairer:
         self._lock = threading.Lock()  # torch modules are not re-entrant on every backend
         if detector == "v0":
             detector = self.lm_lexicon
-        elif detector == "default":
-            detector = EncoderDetector(device=device, int8=int8)
+        elif detector in ("default", "fast"):
+            detector = EncoderDetector(model_path("detector" if detector == "default" else "detector_fast"),
+                                       device=device, int8=int8)
+        elif isinstance(detector, str):
+            raise ValueError(f"unknown detector {detector!r} (default, fast or v0)")
         self.detector: Detector = detector
 
     @cached_property
@@ -73,6 +78,14 @@ class Repairer:
         if self._restorer_choice == "default":
             return EditDecoder(device=self.device, lexicon=self._lexicon or default_lexicon())
         return self._restorer_choice
+
+    @property
+    def edit_confidence(self) -> float:
+        """The minimum confidence of an edit: ``min_confidence`` if given, else the restorer's own tuned
+        operating point (``models/restorer/repair.json``), else ``DEFAULT_MIN_CONFIDENCE``."""
+        if self.min_confidence is not None:
+            return self.min_confidence
+        return getattr(self.restorer, "min_confidence", None) or DEFAULT_MIN_CONFIDENCE
 
     def signature(self, restorer: bool) -> Signature:
         return Signature(self.detector.name, self.restorer.name if restorer else None, self.threshold, __version__)
@@ -127,7 +140,7 @@ class Repairer:
         for t in texts:
             self._validate(t)
         threshold = self.threshold if threshold is None else threshold
-        min_conf = self.min_confidence if min_confidence is None else min_confidence
+        min_conf = self.edit_confidence if min_confidence is None else min_confidence
         floor = threshold if self.restore_threshold is None else min(threshold, self.restore_threshold)
         docs = self._sentences_many(texts, threshold)
         todo = [(d, s) for d, sents in enumerate(docs) for s in sents if s.score >= floor]

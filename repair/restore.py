@@ -177,6 +177,8 @@ class EditDecoder:
         self.margin, self.max_words, self.max_new_tokens = margin, max_words, max_new_tokens
         self.offset_in, self.offset_out, self.offset_lexicon = offset_in, offset_out, offset_lexicon
         self.lexicon = lexicon
+        # the operating point tune_restorer chose for these weights; Repairer(min_confidence=...) overrides it
+        self.min_confidence = self.config.get("operating_point", {}).get("min_confidence")
         self.batch_size, self.branch_batch = batch_size, branch_batch
         self.pointed_branches = pointed_branches
 

@@ -144,7 +144,7 @@ def measure_stream(docs: list[dict]) -> dict:
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool) -> list[dict]:
+def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool, fast: bool = False) -> list[dict]:
     """Document-level effect of ``--triage N`` (score the first N sentences; clear the document when
     their document score is below ``triage_score``) on devbench's documents (one per article, spinner
     and rate): the share of spun documents that still go on to full detection (recall), and the share
@@ -155,7 +155,10 @@ def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool) -
     from repair.detect import EncoderDetector
 
     recs = [json.loads(l) for l in bench.open(encoding="utf-8")]
-    scores = [e.score for e in EncoderDetector(int8=int8).detect([r["spun"] for r in recs])]
+    from repair.resources import model_path
+
+    detector = EncoderDetector(model_path("detector_fast") if fast else None, int8=int8)
+    scores = [e.score for e in detector.detect([r["spun"] for r in recs])]
     docs = defaultdict(list)
     for r, s in zip(recs, scores):
         docs[(r["doc"], r["spinner"], r["rate"])].append(s)
@@ -226,16 +229,19 @@ def main():
         print("\n| --triage N (first-stage cut) | detector | spun documents kept for full detection: "
               "moby / mythes / treasures / all | clean documents cleared |")
         print("|---|---|---|---|")
-        for int8 in (False, True):
-            for r in cascade_recall(Path(args.bench), settings, int8):
-                print(f"| {r['n']} (< {r['cut']}) | {'int8' if int8 else 'fp32'} | {r['moby']:.3f} / {r['mythes']:.3f} / "
+        for label, int8, fast in (("fp32", False, False), ("int8", True, False), ("fast int8", True, True)):
+            for r in cascade_recall(Path(args.bench), settings, int8, fast):
+                print(f"| {r['n']} (< {r['cut']}) | {label} | {r['moby']:.3f} / {r['mythes']:.3f} / "
                       f"{r['treasures']:.3f} / **{r['all']:.3f}** of {r['docs'][0]} | {r['cleared']:.3f} of {r['docs'][1]} |")
         n = counts[0] if counts else 200
         print(f"\n| repair batch (detect), {n} 500-word documents, 1 worker | documents/s after load | peak RSS MB |")
         print("|---|---|---|")
         for label, clean in (("devbench mix (60% spun sentences)", False), ("clean devbench sentences only", True)):
             docs = documents(Path(args.bench), n, clean_only=clean)
-            for extra in ([], ["--int8"], *[["--triage", str(a), "--triage-score", str(b), "--int8"] for a, b in settings]):
+            for extra in ([], ["--int8"], ["--detector", "fast"], ["--detector", "fast", "--int8"],
+                          *[["--triage", str(a), "--triage-score", str(b), "--int8"] for a, b in settings],
+                          *[["--triage", str(a), "--triage-score", str(b), "--detector", "fast", "--int8"]
+                            for a, b in settings[-1:]]):
                 r = measure_batch(docs, ["--workers", "1", *extra])
                 print(f"| {label}, {' '.join(extra) or 'defaults'} | {r['docs_per_s']:.1f} | {r['peak_rss_mb']:.0f} |")
     stream = [int(x) for x in args.stream_docs.split(",") if x]

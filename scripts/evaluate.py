@@ -225,9 +225,10 @@ def main():
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,detector",
+    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,detector,fast-detector",
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
-                         "detector (default detector alone, on every sentence of the benchmark), "
+                         "detector (default detector alone, on every sentence of the benchmark), fast-detector (the same "
+                         "for Repairer(detector='fast')), "
                          "v1-detector+v0-restorer, free (the trained restorer decoded without constraint)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
@@ -245,19 +246,20 @@ def main():
                "v0": lambda: Pipeline(v0, f"v0 ({v0.detector.name} + {v0.restorer.name})"),
                "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
                "detector": lambda: DetectOnly(repairer),
+               "fast-detector": lambda: DetectOnly(Repairer(detector="fast")),
                "free": lambda: FreeGeneration(repairer),
                "v1-detector+v0-restorer": lambda: Pipeline(
                    Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
     results = {}
     for name in args.configs.split(","):
         system = systems[name]()
-        data = everything if name == "detector" else records
+        data = everything if name.endswith("detector") else records
         metrics, speed = evaluate(system, data, repairer.threshold)
         results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed, "n": len(data)}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     signature = (f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
-                 f"|threshold:{repairer.threshold:g}|min-confidence:{repairer.min_confidence:g}")
+                 f"|threshold:{repairer.threshold:g}|min-confidence:{repairer.edit_confidence:g}")
     payload = {"signature": signature, "peak_rss_mb": peak_mb, "n": len(records), "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
@@ -276,7 +278,7 @@ def main():
             m = res["metrics"][sp]
             lines.append(f"| {res['system']} | {sp} | " + " | ".join(fmt(m[k]) for k in
                          ("auc", "det_p", "det_r", "det_f1", "tok_p", "tok_r", "tok_f1")) + " |")
-    restoring = {k: v for k, v in results.items() if k != "detector"}
+    restoring = {k: v for k, v in results.items() if not k.endswith("detector")}
     lines += ["", "## Restoration (edit P/R/F0.5, exact span and replacement; word-error reduction)", "",
               "| system | spinner | edit P | edit R | edit F0.5 | WER reduction |", "|---|---|---|---|---|---|"]
     for name, res in restoring.items():

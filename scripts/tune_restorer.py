@@ -6,6 +6,8 @@ Runs the default detector and the trained restorer with every gate open (minimum
 every sentence restored) on ``--per-spinner`` held-out sentences of each spinner, then sweeps
 the confidence offset for edits the detector did not point at, the minimum confidence and the
 restore threshold, printing edit F0.5 per spinner and damage on clean sentences for each setting.
+The chosen setting goes into the adapter's ``repair.json`` as ``operating_point`` (the restorer reads
+its ``min_confidence`` from there; a fresh export of ``train_restorer.py`` has none until this is run).
 """
 from __future__ import annotations
 

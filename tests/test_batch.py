@@ -191,6 +191,22 @@ def test_bad_job_setup_is_a_clear_error(tmp_path):
         run([src], tmp_path / "o.jsonl", repairer=StubRepairer())
 
 
+def test_a_resume_with_another_detector_is_refused(tmp_path):
+    """The model choice is part of the job: resuming a default-detector run with --detector fast (or
+    --int8) would mix the scores of two models in one output."""
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, GOOD)
+    opts = Options()
+    assert opts.fingerprint([src], {"detector": "default", "int8": False}) == opts.fingerprint([src])
+    assert opts.fingerprint([src], {"detector": "fast"}) != opts.fingerprint([src])
+    assert opts.fingerprint([src], {"int8": True}) != opts.fingerprint([src])
+    parts = tmp_path / "o.jsonl.parts"
+    parts.mkdir()  # an interrupted default run: its job file, no chunk done yet
+    (parts / "job.json").write_text(json.dumps({"fingerprint": opts.fingerprint([src], {"detector": "default"})}))
+    with pytest.raises(BatchError, match="different job"):
+        run([src], tmp_path / "o.jsonl", repairer_kwargs={"detector": "fast"})
+
+
 def test_read_numbers_records_across_inputs(tmp_path):
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     write_jsonl(a, GOOD[:2])

@@ -14,11 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
 
-@pytest.fixture(scope="module")
-def detector():
+@pytest.fixture(scope="module", params=["detector", "detector_fast"])
+def detector(request):
+    """Both shipped detectors: the default and the two-layer one for corpora."""
     from repair.detect import EncoderDetector
+    from repair.resources import model_path
 
-    return EncoderDetector()
+    return EncoderDetector(model_path(request.param))
 
 
 def test_featurize_maps_every_word_to_its_first_subtoken():
@@ -71,11 +73,42 @@ def test_training_loop_lowers_the_loss_and_resumes(tmp_path):
     assert [s.text for s in spun.spans] == ["got here"]  # one phrase-level span
 
 
-def test_shipped_weights_load_and_are_small():
-    size = sum(p.stat().st_size for p in (ROOT / "models" / "detector").iterdir())
+def test_a_shallow_detector_trains_exports_and_loads_shallow(tmp_path):
+    """--num-layers keeps the encoder's lowest layers; the export records it and the loader obeys."""
+    train = load_script("train_detector")
+    texts = [f"The minister got here on day {i}." for i in range(16)]
+    rows = [{"spun": t, "labels": [int(w.text in ("got", "here")) for w in words(t)]} for t in texts]
+    data = tmp_path / "data"
+    data.mkdir()
+    write_shard(data / "train-00000.jsonl.gz", rows)
+    write_shard(data / "val-00000.jsonl.gz", rows[:8])
+    train.main(["--data", str(data), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"),
+                "--batch", "8", "--steps", "2", "--warmup", "1", "--eval-every", "2", "--save-every", "2",
+                "--val-size", "8", "--calib-size", "8", "--num-layers", "2"])
+    config = json.loads((tmp_path / "export" / "repair.json").read_text())
+    assert config["name"] == "minilm2-rtd-v1" and config["layers"] == 2
+
+    from repair.detect import EncoderDetector
+
+    det = EncoderDetector(tmp_path / "export")
+    assert len(det.model.base_model.encoder.layer) == 2 and det.name == "minilm2-rtd-v1"
+    assert len(det.detect(["The minister came on day 99."])) == 1
+
+
+def test_unknown_detector_name_is_refused():
+    from repair import Repairer
+
+    with pytest.raises(ValueError, match="unknown detector"):
+        Repairer(detector="fastest")
+
+
+@pytest.mark.parametrize("folder,layers", [("detector", None), ("detector_fast", 2)])
+def test_shipped_weights_load_and_are_small(folder, layers):
+    size = sum(p.stat().st_size for p in (ROOT / "models" / folder).iterdir())
     assert size < 8_000_000
-    config = json.loads((ROOT / "models" / "detector" / "repair.json").read_text())
+    config = json.loads((ROOT / "models" / folder / "repair.json").read_text())
     assert config["reliability"] and config["heldout"]["sentences"] >= 1000
+    assert config.get("layers") == layers
 
 
 def test_seed_article_002_is_flagged_and_the_clean_ones_are_not(detector):
@@ -90,10 +123,8 @@ def test_seed_article_002_is_flagged_and_the_clean_ones_are_not(detector):
         flagged[path.stem] = (sum(e.score >= 0.5 for e in ev), len(sents))
     n, total = flagged.pop("002")
     assert n >= 0.9 * total, (n, total)
-    # issue 4 asks for at most one flagged sentence per clean seed; the shipped model flags two in 005
-    # ("thirty years", "noticed"), so this guards against regression at the level it reaches today
+    assert all(n <= 1 for n, _ in flagged.values()), flagged  # issue 4: at most one per clean article
     assert sum(n for n, _ in flagged.values()) <= 2, flagged
-    assert all(n <= 2 for n, _ in flagged.values()), flagged
 
 
 def test_spinner_tells_in_002_are_spans(detector):

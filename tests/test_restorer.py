@@ -155,13 +155,13 @@ def test_detector_spans_and_the_lexicon_raise_confidence(decoder):
 
 
 def test_detector_spans_open_branches_the_model_would_not(decoder):
-    """Where the model alone would copy ("navy"), the detector's span still gets a candidate, whose
+    """Where the model alone would copy ("got here"), the detector's span still gets a candidate, whose
     confidence says how much the model believes it (here too little for the default threshold)."""
     from repair.doc import Span
 
-    text = "Thousands of Russians are fleeing the navy draft."
-    start = text.index("navy")
-    span = [Span(start, start + 4, 0.9, "navy")]
+    text = "Blinken got here to Astana on Tuesday."
+    start = text.index("got here")
+    span = [Span(start, start + 8, 0.9, "got here")]
     opened = decoder.pointed_branches
     try:
         decoder.pointed_branches = 0
@@ -170,13 +170,14 @@ def test_detector_spans_open_branches_the_model_would_not(decoder):
         (edit,) = decoder.restore(text, span)
     finally:
         decoder.pointed_branches = opened
-    assert (edit.before, edit.after) == ("navy", "military") and edit.confidence < 0.85
+    assert (edit.before, edit.after) == ("got here", "came") and edit.confidence < 0.85
     assert decoder.restore(text, []) == []  # no span, no branch
 
 
 def test_confidence_threshold_in_the_pipeline(repairer):
     text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
     loose = repairer.fix(text, min_confidence=0.0).edits
-    strict = repairer.fix(text, min_confidence=0.9).edits
     assert {e.before for e in loose} >= {"mentioned", "assist"}
-    assert all(e.confidence >= 0.9 for e in strict) and len(strict) < len(loose)
+    bar = max(e.confidence for e in loose)  # keeps the most confident edit only
+    strict = repairer.fix(text, min_confidence=bar).edits
+    assert strict and all(e.confidence >= bar for e in strict) and len(strict) < len(loose)
