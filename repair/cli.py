@@ -38,13 +38,14 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load_repairer(threshold: float, min_confidence: float | None, restore: bool = False):
+def load_repairer(threshold: float, min_confidence: float | None, restore: bool = False,
+                  restore_threshold: float | None = None):
     """The default Repairer; with ``restore`` also its restorer (SmolLM2, converted once on first use)."""
     from .pipeline import Repairer
     from .resources import ModelUnavailable
 
     def build():
-        r = Repairer(threshold=threshold, min_confidence=min_confidence)
+        r = Repairer(threshold=threshold, min_confidence=min_confidence, restore_threshold=restore_threshold)
         if restore:
             r.restorer  # noqa: B018 - load it now, under the status line, not halfway through the work
         return r
@@ -88,7 +89,10 @@ ThresholdOpt = typer.Option(DEFAULT_THRESHOLD, "--threshold", "-t", min=0.0, max
                             help="Flag sentences whose spin score is at least this.")
 ConfidenceOpt = typer.Option(None, "--min-confidence", "-c", min=0.0, max=1.0, show_default=False,
                              help="Withhold edits less confident than this [default: the restorer's tuned "
-                                  "operating point, 0.95 for the shipped one].")
+                                  "operating point, 0.9 for the shipped one].")
+RestoreOpt = typer.Option(None, "--restore-threshold", "-r", min=0.0, max=1.0, show_default=False,
+                          help="Also restore unflagged sentences scoring at least this [default: the restorer's "
+                               "tuned operating point, 0.3 for the shipped one].")
 MaxBytesOpt = typer.Option(MAX_BYTES, "--max-bytes", help="Refuse inputs larger than this many bytes.")
 
 
@@ -112,13 +116,13 @@ def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--outpu
                                                                    help="Write here instead of standard output."),
         fmt: OutFormat = typer.Option(OutFormat.text, "--format", "-f"),
         threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
-        max_bytes: int = MaxBytesOpt) -> None:
+        restore_threshold: Optional[float] = RestoreOpt, max_bytes: int = MaxBytesOpt) -> None:
     """Restore the original wording and print (or write) the repaired text."""
     def go():
         if output:
             check_output(output, [file])
         text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence, restore=True).fix(text)
+        result = load_repairer(threshold, min_confidence, True, restore_threshold).fix(text)
         payload = result.render("json") if fmt is OutFormat.json else result.text
         if output:
             write_atomic(output, payload)
@@ -133,6 +137,7 @@ def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html",
          side_by_side: bool = typer.Option(False, "--side-by-side", "-s", help="Original and restored in columns."),
          fmt: DiffFormat = typer.Option(DiffFormat.terminal, "--format", "-f"),
          threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
+         restore_threshold: Optional[float] = RestoreOpt,
          color: Optional[bool] = typer.Option(None, "--color/--no-color", help="Default: when writing to a terminal."),
          max_bytes: int = MaxBytesOpt) -> None:
     """Show each change with its confidence and every sentence's spin score."""
@@ -140,7 +145,7 @@ def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html",
         if html:
             check_output(html, [file])
         text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence, restore=True).fix(text)
+        result = load_repairer(threshold, min_confidence, True, restore_threshold).fix(text)
         if html:
             write_atomic(html, result.render("html"))
         use_color = sys.stdout.isatty() if color is None else color

@@ -87,6 +87,15 @@ class Repairer:
             return self.min_confidence
         return getattr(self.restorer, "min_confidence", None) or DEFAULT_MIN_CONFIDENCE
 
+    @property
+    def restore_floor(self) -> float:
+        """Sentences scoring at least this (or flagged) are restored: ``restore_threshold`` if given, else
+        the restorer's tuned operating point, else the flagging threshold."""
+        if self.restore_threshold is not None:
+            return self.restore_threshold
+        point = getattr(self.restorer, "restore_threshold", None)
+        return self.threshold if point is None else point
+
     def signature(self, restorer: bool) -> Signature:
         return Signature(self.detector.name, self.restorer.name if restorer else None, self.threshold, __version__)
 
@@ -141,7 +150,7 @@ class Repairer:
             self._validate(t)
         threshold = self.threshold if threshold is None else threshold
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
-        floor = threshold if self.restore_threshold is None else min(threshold, self.restore_threshold)
+        floor = min(threshold, self.restore_floor)
         docs = self._sentences_many(texts, threshold)
         todo = [(d, s) for d, sents in enumerate(docs) for s in sents if s.score >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for _, s in todo]

@@ -161,10 +161,11 @@ class EditDecoder:
     """
 
     name = "smollm2-restorer-v1"
+    DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0}  # for an adapter not yet tuned
 
-    def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float = 0.3,
-                 max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float = -2.0,
-                 offset_lexicon: float = 2.0, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
+    def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
+                 max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
+                 offset_lexicon: float | None = None, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
                  pointed_branches: int = 0):
         import torch
 
@@ -174,11 +175,16 @@ class EditDecoder:
         self.torch = torch
         self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device)
         self.device = device
-        self.margin, self.max_words, self.max_new_tokens = margin, max_words, max_new_tokens
-        self.offset_in, self.offset_out, self.offset_lexicon = offset_in, offset_out, offset_lexicon
+        # the operating point tune_restorer chose for these weights (arguments given here override it;
+        # Repairer(min_confidence=...) overrides the minimum confidence)
+        point = {**self.DEFAULT_POINT, **self.config.get("operating_point", {})}
+        self.margin = point["margin"] if margin is None else margin
+        self.offset_out = point["offset_out"] if offset_out is None else offset_out
+        self.offset_lexicon = point["offset_lexicon"] if offset_lexicon is None else offset_lexicon
+        self.min_confidence = point.get("min_confidence")
+        self.restore_threshold = point.get("restore_threshold")  # restore sentences scoring at least this
+        self.max_words, self.max_new_tokens, self.offset_in = max_words, max_new_tokens, offset_in
         self.lexicon = lexicon
-        # the operating point tune_restorer chose for these weights; Repairer(min_confidence=...) overrides it
-        self.min_confidence = self.config.get("operating_point", {}).get("min_confidence")
         self.batch_size, self.branch_batch = batch_size, branch_batch
         self.pointed_branches = pointed_branches
 

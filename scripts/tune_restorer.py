@@ -1,6 +1,6 @@
 """Choose the restorer's operating point on held-out training articles (never on devbench).
 
-    python scripts/tune_restorer.py --data data/spin --per-spinner 60
+    python scripts/tune_restorer.py --data data/spin --per-spinner 150 --margin 0.3
 
 Runs the default detector and the trained restorer with every gate open (minimum confidence 0,
 every sentence restored) on ``--per-spinner`` held-out sentences of each spinner, then sweeps
@@ -60,7 +60,8 @@ def main():
         rows.append((r, report.score if not report.sentences else max(s.score for s in report.sentences), cands))
     spinners = [sp for sp in sorted(by) if sp != "none"]
     results = []
-    grid = itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0], [0.7, 0.85, 0.95], [0.0, 0.3, 0.5])
+    grid = itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0], [0.7, 0.85, 0.9, 0.93, 0.95, 0.97],
+                             [0.0, 0.3, 0.5])
     for off, bonus, conf, thr in grid:
         counts, outs, origs = defaultdict(Counts), [], []
         for r, score, cands in rows:

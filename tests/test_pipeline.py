@@ -109,10 +109,11 @@ def test_shared_between_threads(repairer):
 
 
 def test_seed_002_restorations(seed_results):
-    """At the shipped operating point (min confidence 0.95) the restorer makes few, precise edits on
-    002: one canonical pair of issue 5 (overseas→foreign; "12 months"→"year" scores 0.945 and is
-    withheld) and the plain tells; no edit at all on the four clean seeds. Raise the bar as it improves."""
+    """At the shipped operating point (min confidence 0.9) the restorer gets two canonical pairs of
+    issue 5 on 002 (12 months→year, overseas→foreign) and the plain tells, and makes no edit at all
+    on the four clean seeds. Raise the bar as it improves."""
     edits = {(e.before, e.after) for e in seed_results["002"].edits}
-    assert {("overseas", "foreign"), ("mentioned", "said"), ("additionally", "also")} <= edits, edits
-    assert len(edits) <= 10, edits  # few edits, not a rewrite
+    assert {("12 months", "year"), ("overseas", "foreign")} <= edits, edits
+    assert {("mentioned", "said"), ("additionally", "also"), ("assist", "help")} <= edits, edits
+    assert len(seed_results["002"].edits) <= 25, edits  # a few edits per sentence at most, not a rewrite
     assert all(not r.edits for k, r in seed_results.items() if k != "002")
