@@ -181,3 +181,17 @@ def test_confidence_threshold_in_the_pipeline(repairer):
     bar = max(e.confidence for e in loose)  # keeps the most confident edit only
     strict = repairer.fix(text, min_confidence=bar).edits
     assert strict and all(e.confidence >= bar for e in strict) and len(strict) < len(loose)
+
+
+def test_the_operating_point_comes_with_the_weights(repairer, decoder):
+    """The decoder's confidence offsets, minimum confidence and restore threshold are those that
+    tune_restorer stored in repair.json, unless the caller says otherwise."""
+    point = decoder.config["operating_point"]
+    assert (decoder.margin, decoder.offset_out, decoder.offset_lexicon) == \
+        (point["margin"], point["offset_out"], point["offset_lexicon"])
+    assert repairer.edit_confidence == point["min_confidence"] and repairer.restore_floor == point["restore_threshold"]
+    from repair import Repairer
+
+    own = Repairer(min_confidence=0.5, restore_threshold=0.0)
+    own.__dict__["restorer"] = decoder  # share the loaded model; only the Repairer's own settings differ
+    assert own.edit_confidence == 0.5 and own.restore_floor == 0.0
