@@ -10,6 +10,7 @@ ordinary sentence has no alternative that is much more likely than what is writt
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -100,11 +101,27 @@ def _quantities(text: str) -> list[str]:
     return sorted(out)
 
 
+# British and American spellings of one word ("honouring"/"honoring", "organised"/"organized",
+# "centre"/"center", "travelled"/"traveled", "defence"/"defense"): a house style, never a spinner's work
+_SPELLING = [(re.compile(p), r) for p, r in [
+    (r"our(?=s?$|ing|ed|able|ite|er|ful)", "or"), (r"is(e|ed|es|ing|ation|ations)$", r"iz\1"),
+    (r"ys(e|ed|es|ing)$", r"yz\1"), (r"tre(s?)$", r"ter\1"), (r"ll(ed|ing|er|ers)$", r"l\1"),
+    (r"ence$", "ense"), (r"ogue$", "og")]]
+
+
+def _spelling(word: str) -> str:
+    word = word.lower()
+    for pattern, repl in _SPELLING:
+        word = pattern.sub(repl, word)
+    return word
+
+
 def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
     """Why an edit must not be made (None: it may). The restorer never touches quotations, never
     changes a quantity (except spinner tells like "12 months" for "year"), never drops or invents a
     name: a capitalised word inside the sentence may only be replaced by another capitalised word,
-    and only when it is a common English word (the "Individuals" that stood for "Americans")."""
+    and only when it is a common English word (the "Individuals" that stood for "Americans"), and never
+    swaps British for American spelling."""
     before = sentence[start:end]
     if not after.strip() or any(q in after or q in before for q in QUOTES):
         return "empty or quotation mark"
@@ -112,6 +129,9 @@ def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
         return "inside a quotation"
     if _quantities(before) != _quantities(after):
         return "changes a quantity"
+    if before.lower() != after.lower() and [_spelling(w.text) for w in words(before)] == \
+            [_spelling(w.text) for w in words(after)]:
+        return "a spelling variant"
     opening = sentence[:start].strip() == ""
     b_words, a_words = words(before), words(after)
     if opening and b_words and b_words[0].text[:1].isupper() and _zipf(b_words[0].text.lower()) < 4.0:

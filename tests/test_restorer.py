@@ -29,6 +29,9 @@ def decoder(repairer):
     ("Blinken met them on Monday.", "Blinken", "He", "a name"),
     ("Officials met the team on Monday.", "team", "Smith", "invents a name"),
     ("The Individuals said so.", "Individuals", "people", "drops a name"),
+    ("Cher was honouring them.", "honouring", "honoring", "a spelling variant"),
+    ("They organised a centre.", "organised a centre", "organized a center", "a spelling variant"),
+    ("He travelled to defend the licence.", "travelled", "traveled", "a spelling variant"),
 ])
 def test_refusals(sentence, before, after, why):
     start = sentence.index(before)
@@ -42,6 +45,8 @@ def test_refusals(sentence, before, after, why):
     ("It ended final 12 months.", "final 12 months", "last year"),
     ("They took in tens of 1000's of refugees.", "1000's", "thousands"),
     ("Blinken got here to Astana.", "got here", "came"),
+    ("The colour was bright.", "colour", "shade"),  # a synonym, not a spelling
+    ("They were in a hurry.", "hurry", "rush"),
 ])
 def test_allowed(sentence, before, after):
     start = sentence.index(before)
