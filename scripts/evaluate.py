@@ -235,10 +235,10 @@ def main():
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,detector,fast-detector",
+    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,detector,fast-detector,fast-int8-detector",
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
                          "detector (default detector alone, on every sentence of the benchmark), fast-detector (the same "
-                         "for Repairer(detector='fast')), "
+                         "for Repairer(detector='fast')), fast-int8-detector (the same, quantized: repair batch --detector fast --int8), "
                          "v1-detector+v0-restorer, free (the trained restorer decoded without constraint)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
@@ -257,6 +257,7 @@ def main():
                "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
                "detector": lambda: DetectOnly(repairer),
                "fast-detector": lambda: DetectOnly(Repairer(detector="fast")),
+               "fast-int8-detector": lambda: DetectOnly(Repairer(detector="fast", int8=True)),
                "free": lambda: FreeGeneration(repairer),
                "v1-detector+v0-restorer": lambda: Pipeline(
                    Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
