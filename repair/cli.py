@@ -122,7 +122,7 @@ def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--outpu
         if output:
             check_output(output, [file])
         text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence, True, restore_threshold).fix(text)
+        result = load_repairer(threshold, min_confidence, restore=True, restore_threshold=restore_threshold).fix(text)
         payload = result.render("json") if fmt is OutFormat.json else result.text
         if output:
             write_atomic(output, payload)
@@ -145,7 +145,7 @@ def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html",
         if html:
             check_output(html, [file])
         text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence, True, restore_threshold).fix(text)
+        result = load_repairer(threshold, min_confidence, restore=True, restore_threshold=restore_threshold).fix(text)
         if html:
             write_atomic(html, result.render("html"))
         use_color = sys.stdout.isatty() if color is None else color
@@ -239,7 +239,7 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
                                                   "sentences are cleared (see docs/bench.md for recall)."),
           threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
           max_chars: int = typer.Option(1_000_000, "--max-chars", help="Longer documents go to the errors file."),
-          int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: ~1.7x faster detection, "
+          int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: 1.3x the documents/s in docs/bench.md, "
                                                           "slightly lower accuracy."),
           detector: DetectorChoice = typer.Option(DetectorChoice.default, "--detector",
                                                   help="fast: a two-layer detector, 2.4x the sentences/s of the "

@@ -19,6 +19,7 @@ from .segment import Segmenter, default_segmenter
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_CONFIDENCE = 0.85  # for restorers that do not ship their own operating point
+DETECTORS = {"default": "detector", "fast": "detector_fast"}  # trained encoder detectors: name -> models/ folder
 MAX_CHARS = 5_000_000
 
 
@@ -59,9 +60,8 @@ class Repairer:
         self._lock = threading.Lock()  # torch modules are not re-entrant on every backend
         if detector == "v0":
             detector = self.lm_lexicon
-        elif detector in ("default", "fast"):
-            detector = EncoderDetector(model_path("detector" if detector == "default" else "detector_fast"),
-                                       device=device, int8=int8)
+        elif detector in DETECTORS:
+            detector = EncoderDetector(model_path(DETECTORS[detector]), device=device, int8=int8)
         elif isinstance(detector, str):
             raise ValueError(f"unknown detector {detector!r} (default, fast or v0)")
         self.detector: Detector = detector
@@ -149,13 +149,14 @@ class Repairer:
         for t in texts:
             self._validate(t)
         threshold = self.threshold if threshold is None else threshold
+        with self._lock:
+            restorer = self.restorer  # loaded on first use, once; its operating point gives the defaults below
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
         floor = min(threshold, self.restore_floor)
         docs = self._sentences_many(texts, threshold)
         todo = [(d, s) for d, sents in enumerate(docs) for s in sents if s.score >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for _, s in todo]
         with self._lock:
-            restorer = self.restorer  # loaded on first use, once
             if hasattr(restorer, "restore_many"):
                 proposed = restorer.restore_many([s.text for _, s in todo], local)
             else:

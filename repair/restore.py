@@ -129,11 +129,10 @@ def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
         return "inside a quotation"
     if _quantities(before) != _quantities(after):
         return "changes a quantity"
-    if before.lower() != after.lower() and [_spelling(w.text) for w in words(before)] == \
-            [_spelling(w.text) for w in words(after)]:
+    b_words, a_words = words(before), words(after)
+    if before.lower() != after.lower() and [_spelling(w.text) for w in b_words] == [_spelling(w.text) for w in a_words]:
         return "a spelling variant"
     opening = sentence[:start].strip() == ""
-    b_words, a_words = words(before), words(after)
     if opening and b_words and b_words[0].text[:1].isupper() and _zipf(b_words[0].text.lower()) < 4.0:
         return "a name"  # "Blinken said ...": a rare word opening the sentence is a name too
     b_caps = [w.text for i, w in enumerate(b_words) if w.text[:1].isupper() and not (opening and i == 0)]

@@ -152,12 +152,10 @@ def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool, f
     from collections import defaultdict
 
     from repair.batch import needs_full_detection
-    from repair.detect import EncoderDetector
+    from repair import Repairer
 
     recs = [json.loads(l) for l in bench.open(encoding="utf-8")]
-    from repair.resources import model_path
-
-    detector = EncoderDetector(model_path("detector_fast") if fast else None, int8=int8)
+    detector = Repairer(detector="fast" if fast else "default", int8=int8).detector
     scores = [e.score for e in detector.detect([r["spun"] for r in recs])]
     docs = defaultdict(list)
     for r, s in zip(recs, scores):
