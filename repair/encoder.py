@@ -43,25 +43,62 @@ class Batch:
 
 
 def featurize(tokenizer, texts: list[str], max_tokens: int = MAX_TOKENS) -> Batch:
+    """Tokenize ``texts`` (padded, truncated to ``max_tokens``) and find each word's first sub-token.
+
+    Runs on the tokenizer's Rust backend and aligns words with array operations: on CPU the
+    ``transformers`` call wrapper and a Python loop over tokens cost a third of detection time."""
+    import numpy as np
     import torch
 
-    enc = tokenizer(texts, return_offsets_mapping=True, truncation=True, max_length=max_tokens,
-                    padding=True, return_tensors="pt")
-    offsets = enc.pop("offset_mapping").tolist()
+    backend = _backend(tokenizer, max_tokens)
+    encs = backend.encode_batch(texts)
+    n, width_t = len(texts), max((len(e.ids) for e in encs), default=0)
+    ids = np.full((n, width_t), tokenizer.pad_token_id or 0, dtype=np.int64)
+    att = np.zeros((n, width_t), dtype=np.int64)
+    types = np.zeros((n, width_t), dtype=np.int64)
+    offs = np.zeros((n, width_t, 2), dtype=np.int64)
+    for b, e in enumerate(encs):
+        k = len(e.ids)
+        ids[b, :k], att[b, :k], types[b, :k], offs[b, :k] = e.ids, e.attention_mask, e.type_ids, e.offsets
     toks = [words(t) for t in texts]
     width = max((len(w) for w in toks), default=0) or 1
-    first = torch.full((len(texts), width), -1, dtype=torch.long)
-    for b, (ws, offs) in enumerate(zip(toks, offsets)):
-        k = 0
-        for i, (s, e) in enumerate(offs):
-            if e <= s:  # special or padding token
-                continue
-            while k < len(ws) and ws[k].end <= s:
-                k += 1  # a word with no sub-token of its own (never happens with BERT's pre-tokenizer)
-            if k < len(ws) and ws[k].start <= s < ws[k].end:
-                if first[b, k] < 0:
-                    first[b, k] = i
-    return Batch(dict(enc), first, toks)
+    first = np.full((n, width), -1, dtype=np.int64)
+    # every word and every (non-special) token of the batch on one axis: sentence b's positions are
+    # shifted by b * stride, so one sorted search finds each token's word
+    stride = max((len(t) for t in texts), default=0) + 1
+    w_sent = np.array([b for b, ws in enumerate(toks) for _ in ws], dtype=np.int64)
+    w_idx = np.array([j for ws in toks for j in range(len(ws))], dtype=np.int64)
+    w_start = np.array([w.start for ws in toks for w in ws], dtype=np.int64) + w_sent * stride
+    w_end = np.array([w.end for ws in toks for w in ws], dtype=np.int64) + w_sent * stride
+    tb, ti = np.nonzero(offs[:, :, 1] > offs[:, :, 0])  # row-major: tokens in order within each sentence
+    t_pos = offs[tb, ti, 0] + tb * stride
+    k = np.searchsorted(w_end, t_pos, side="right")  # the first word ending after the token starts
+    ok = k < len(w_end)
+    ok[ok] &= w_start[k[ok]] <= t_pos[ok]
+    k, tb, ti = k[ok], tb[ok], ti[ok]
+    words_hit, at = np.unique(k, return_index=True)  # k never decreases, so this is each word's first token
+    first[w_sent[words_hit], w_idx[words_hit]] = ti[at]
+    inputs = {"input_ids": torch.from_numpy(ids), "token_type_ids": torch.from_numpy(types),
+              "attention_mask": torch.from_numpy(att)}
+    return Batch({n_: v for n_, v in inputs.items() if n_ in tokenizer.model_input_names}, torch.from_numpy(first), toks)
+
+
+_backends: dict = {}
+
+
+def _backend(tokenizer, max_tokens: int):
+    """A copy of the fast tokenizer's backend that truncates to ``max_tokens`` (the tokenizer itself
+    is left as it was)."""
+    key = (id(tokenizer), max_tokens)
+    if key not in _backends:
+        import copy
+
+        fast = copy.deepcopy(tokenizer.backend_tokenizer)
+        fast.no_padding()
+        fast.enable_truncation(max_tokens)
+        with _lock:
+            _backends[key] = (tokenizer, fast)  # holding the tokenizer keeps its id from being reused
+    return _backends[key][1]
 
 
 def word_logits(model, batch: Batch, token_bias=None) -> "torch.Tensor":  # noqa: F821

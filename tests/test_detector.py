@@ -39,6 +39,23 @@ def test_featurize_maps_every_word_to_its_first_subtoken():
     assert (long.first[0, :30] >= 0).all() and (long.first[0, 30:] == -1).all()  # past the limit: no token
 
 
+def test_featurize_matches_the_transformers_tokenizer_call():
+    """featurize runs on the Rust backend; its tensors must be exactly what the tokenizer's own call
+    (used in training before) gives, truncation and padding included, and the tokenizer is left as it was."""
+    from repair.encoder import featurize, load_base
+
+    tok, _ = load_base()
+    texts = ["", "...", "Café’s naïve co-op — 3.5% “quoted” U.S. rate", "word " * 300, "日本語のテキスト",
+             "Blinken got here to Astana.", "a\u200bb  c"]
+    for max_tokens in (256, 16):
+        b = featurize(tok, texts, max_tokens)
+        ref = tok(texts, truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
+        assert set(b.inputs) == set(ref)
+        for name in ref:
+            assert b.inputs[name].tolist() == ref[name].tolist(), name
+    assert tok("word " * 300)["input_ids"][-1] == tok.sep_token_id and len(tok("word " * 300)["input_ids"]) == 302
+
+
 def test_training_loop_lowers_the_loss_and_resumes(tmp_path):
     train = load_script("train_detector")
     rows = []
