@@ -184,6 +184,8 @@ def main():
     ap.add_argument("--batch-docs", default="200", help="comma-separated document counts for `repair batch` "
                                                        "(500-word documents; e.g. 1000,20000 for the memory check)")
     ap.add_argument("--workers", default="1,2", help="worker counts to time `repair batch` with")
+    ap.add_argument("--chunk-size", type=int, default=25, help="documents per chunk in the worker rows (a worker "
+                                                              "takes whole chunks: fewer chunks than workers idles some)")
     ap.add_argument("--fix-docs", type=int, default=20, help="documents for `repair batch --fix` (1 worker)")
     ap.add_argument("--triage", default="", help="N:SCORE settings of the --triage cascade to measure (document "
                                                  "recall on devbench, clean documents cleared, throughput), e.g. 4:0.2")
@@ -213,13 +215,13 @@ def main():
               f"{r['sentences_per_s']:.2f} | {r['edits']} | {r['peak_rss_mb']:.0f} |")
     counts = [int(x) for x in args.batch_docs.split(",") if x]
     if counts:
-        print("\n| repair batch (detect) | documents | workers | run s (model load) | documents/s after load | "
-              "peak RSS MB (largest process) |")
+        print(f"\n| repair batch (detect), chunks of {args.chunk_size} | documents | workers | run s (model load) | "
+              "documents/s after load | peak RSS MB (largest process) |")
         print("|---|---|---|---|---|---|")
         for n in counts:
             docs = documents(Path(args.bench), n)
             for w in [int(x) for x in args.workers.split(",")]:
-                r = measure_batch(docs, ["--workers", str(w)])
+                r = measure_batch(docs, ["--workers", str(w), "--chunk-size", str(args.chunk_size)])
                 print(f"| 500-word documents | {n} | {w} | {r['run_s']:.1f} ({r['load_s']:.1f}) | {r['docs_per_s']:.1f} | "
                       f"{r['peak_rss_mb']:.0f} |")
     settings = [(int(a), float(b)) for a, b in (x.split(":") for x in args.triage.split(",") if x)]
