@@ -239,7 +239,7 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
                                                   "sentences are cleared (see docs/bench.md for recall)."),
           threshold: float = ThresholdOpt, min_confidence: Optional[float] = ConfidenceOpt,
           max_chars: int = typer.Option(1_000_000, "--max-chars", help="Longer documents go to the errors file."),
-          int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: 1.3x the documents/s in docs/bench.md, "
+          int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: about 1.5x the documents/s in docs/bench.md, "
                                                           "slightly lower accuracy."),
           detector: DetectorChoice = typer.Option(DetectorChoice.default, "--detector",
                                                   help="fast: a two-layer detector, 2.4x the sentences/s of the "

@@ -126,7 +126,7 @@ class EncoderDetector:
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 64,
                  span_threshold: float = 0.5, int8: bool = False):
-        """``int8``: dynamic int8 quantization of the linear layers (CPU): about 1.3x the documents/s of
+        """``int8``: dynamic int8 quantization of the linear layers (CPU): about 1.5x the documents/s of
         ``repair batch`` (docs/bench.md), sentence AUC about 0.01 lower on devbench (docs/benchmarks.md);
         meant for corpora."""
         import torch
