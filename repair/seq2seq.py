@@ -27,6 +27,7 @@ _lock = threading.Lock()
 class Example:
     ids: list[int]
     labels: list[int]  # -100 where no loss is taken (prompt, spans left spun)
+    changed: list[bool] | None = None  # per position: a token of a restored (changed) span
 
 
 def target_with_spans_kept(spun: str, edits: list[dict], keep: set[int]):
@@ -46,15 +47,21 @@ def target_with_spans_kept(spun: str, edits: list[dict], keep: set[int]):
     return "".join(out), kept, restored
 
 
-def encode_example(tokenizer, spun: str, target: str, masked: list[tuple[int, int]] = ()) -> Example:
-    """Token ids and labels of one example; target tokens overlapping a ``masked`` span carry no loss."""
+def encode_example(tokenizer, spun: str, target: str, masked: list[tuple[int, int]] = (),
+                   restored: list[tuple[int, int]] | None = None) -> Example:
+    """Token ids and labels of one example; target tokens overlapping a ``masked`` span carry no loss.
+    With ``restored`` (character spans of the target), ``changed`` marks the tokens inside them."""
     src = tokenizer(spun, add_special_tokens=False)["input_ids"]
     enc = tokenizer(target, add_special_tokens=False, return_offsets_mapping=True)
     offsets = word_offsets(target, enc["offset_mapping"])
     labels = [-100 if any(s < b and a < max(e, s + 1) for a, b in masked) else t  # "Ġ" alone: its next char
               for t, (s, e) in zip(enc["input_ids"], offsets)]
     ids = [BOS_ID, *src, SEP_ID, *enc["input_ids"], END_ID]
-    return Example(ids, [-100] * (len(src) + 2) + labels + [END_ID])
+    changed = None
+    if restored is not None:
+        inside = [any(s < b and a < max(e, s + 1) for a, b in restored) for s, e in offsets]
+        changed = [False] * (len(src) + 2) + inside + [False]
+    return Example(ids, [-100] * (len(src) + 2) + labels + [END_ID], changed)
 
 
 def word_offsets(text: str, offset_mapping) -> list[tuple[int, int]]:

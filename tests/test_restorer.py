@@ -65,9 +65,47 @@ def test_training_targets_keep_some_spans_spun_without_loss():
     assert full == "Blinken came to the news conference." and kept == [] and len(restored) == 2
     partial, kept, _ = target_with_spans_kept(spun, edits, {0})
     assert partial == "Blinken got here to the news conference." and partial[slice(*kept[0])] == "got here"
-    ex = encode_example(tok, spun, partial, kept)
+    partial, kept, restored = target_with_spans_kept(spun, edits, {0})
+    ex = encode_example(tok, spun, partial, kept, restored)
     learned = tok.decode([t for t in ex.labels if t >= 0])
     assert "got" not in learned and "here" not in learned and "news conference" in learned
+    # the restored words alone are marked as changed (what --changed-weight weighs)
+    assert tok.decode([t for t, c in zip(ex.ids, ex.changed) if c]).strip() == "news conference"
+
+
+def test_changed_weight_weighs_the_restored_tokens():
+    from repair.lm import converted_dir
+    from transformers import AutoTokenizer
+
+    torch = pytest.importorskip("torch")
+    train = load_script("train_restorer")
+    tok = AutoTokenizer.from_pretrained(converted_dir())
+    spun = "Blinken got here to Astana."
+    edits = [{"start": 8, "end": 16, "original": "came", "spun": "got here"}]
+    target, kept, restored = target_with_spans_kept(spun, edits, set())
+    ex = encode_example(tok, spun, target, kept, restored)
+    ids, labels, mask, weight = train.collate([ex], "cpu", 4.0)
+    assert tok.decode(ids[0][weight[0] == 4.0]).strip() == "came" and set(weight[0].tolist()) == {1.0, 4.0}
+
+    class Fixed(torch.nn.Module):  # a stand-in language model that reads its logits from a table
+        def __init__(self, logits):
+            super().__init__()
+            self.logits, self.lm_head = logits, torch.nn.Identity()
+
+        def get_base_model(self):
+            return self
+
+        def model(self, input_ids, attention_mask):
+            return type("Out", (), {"last_hidden_state": self.logits})()
+
+    logits = torch.randn(1, ids.shape[1], 50_000)
+    plain, _, n = train.loss_on_targets(Fixed(logits), ids, labels, mask)
+    weighted, _, _ = train.loss_on_targets(Fixed(logits), ids, labels, mask, weight)
+    ce = torch.nn.functional.cross_entropy(logits[0, :-1], labels[0, 1:], reduction="none", ignore_index=-100)
+    w = weight[0, 1:][labels[0, 1:] != -100]
+    ce = ce[labels[0, 1:] != -100]
+    assert torch.isclose(plain, ce.mean()) and torch.isclose(weighted, (ce * w).sum() / w.sum())
+    assert not torch.isclose(plain, weighted) and n == len(ce)
 
 
 # -- training ----------------------------------------------------------------------------------
