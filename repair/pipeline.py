@@ -17,7 +17,7 @@ from .resources import model_path
 from .restore import EditDecoder, LexiconLMRestorer, Restorer
 from .segment import Segmenter, default_segmenter
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.5  # for detectors that do not ship their own (v0, a caller's own)
 DEFAULT_MIN_CONFIDENCE = 0.85  # for restorers that do not ship their own operating point
 DETECTORS = {"default": "detector", "fast": "detector_fast"}  # trained encoder detectors: name -> models/ folder
 MAX_CHARS = 5_000_000
@@ -35,7 +35,7 @@ class Repairer:
     'Blinken came to Astana.'
     """
 
-    def __init__(self, *, threshold: float = DEFAULT_THRESHOLD, min_confidence: float | None = None,
+    def __init__(self, *, threshold: float | None = None, min_confidence: float | None = None,
                  detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
                  lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS,
                  int8: bool = False, restorer: str | Restorer = "default",
@@ -48,8 +48,10 @@ class Repairer:
         ``check``-only user never pays for it. ``fix`` restores the flagged sentences, or with
         ``restore_threshold`` every sentence scoring at least that (0: all of them; the restorer finds
         spun words the detector missed, at a cost in speed). ``int8`` quantizes the encoder detector
-        (faster, slightly less accurate; for corpora)."""
-        self.threshold = threshold
+        (faster, slightly less accurate; for corpora). ``threshold``: the sentence score at which a
+        sentence is flagged; by default the detector's own (``threshold`` in its ``repair.json``: the
+        lowest score that flags at most 2% of held-out clean sentences, 0.82 for the shipped detector),
+        else ``DEFAULT_THRESHOLD``."""
         self.min_confidence = min_confidence
         self.restore_threshold = restore_threshold
         self._restorer_choice = restorer
@@ -65,6 +67,9 @@ class Repairer:
         elif isinstance(detector, str):
             raise ValueError(f"unknown detector {detector!r} (default, fast or v0)")
         self.detector: Detector = detector
+        if threshold is None:
+            threshold = getattr(detector, "threshold", None) or DEFAULT_THRESHOLD
+        self.threshold = threshold
 
     @cached_property
     def lm_lexicon(self) -> LMLexiconDetector:

