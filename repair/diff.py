@@ -33,8 +33,9 @@ def render(outcome: "Report | Result", fmt: str = "terminal", *, width: int = 10
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
-def _score_style(score: float) -> str:
-    return "bold red" if score >= 0.8 else "yellow" if score >= 0.5 else "green"
+def _score_style(sent: "Sentence") -> str:
+    """Red: flagged (at the run's threshold); yellow: unflagged but more likely spun than not; green."""
+    return "bold red" if sent.flagged else "yellow" if sent.score >= 0.5 else "green"
 
 
 def _edits_in(sent: "Sentence", edits: list["Edit"]) -> list["Edit"]:
@@ -70,7 +71,7 @@ def terminal_view(outcome: "Report | Result") -> Text:
     src, out, pos = outcome.original, Text(), 0
     for sent in outcome.sentences:
         out.append(src[pos:sent.start])
-        out.append(f"[{sent.score:.2f}] ", style=_score_style(sent.score))
+        out.append(f"[{sent.score:.2f}] ", style=_score_style(sent))
         out.append_text(_marked(sent.text, sent.start, _edits_in(sent, outcome.edits),
                                 show_before=True, show_after=True, spans=sent.spans))
         pos = sent.end
@@ -88,7 +89,7 @@ def side_by_side(outcome: "Report | Result") -> Table:
     table.add_column("restored", ratio=1)
     for sent in outcome.sentences:
         edits = _edits_in(sent, outcome.edits)
-        table.add_row(Text(f"{sent.score:.2f}", style=_score_style(sent.score)),
+        table.add_row(Text(f"{sent.score:.2f}", style=_score_style(sent)),
                       _marked(sent.text, sent.start, edits, show_before=True, show_after=False, spans=sent.spans),
                       _marked(sent.text, sent.start, edits, show_before=False, show_after=True))
     return table

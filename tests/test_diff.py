@@ -36,6 +36,15 @@ def test_terminal_marks_deletions_insertions_and_scores(result):
     assert "2 edits" in plain
 
 
+def test_score_colour_follows_the_flag_not_a_fixed_cut():
+    """A sentence scoring 0.88 under a 0.9 threshold is not shown as flagged (yellow, not red)."""
+    text = "One. Two. Three."
+    s = [Sentence(0, 4, "One.", 0.95, True, []), Sentence(5, 9, "Two.", 0.88, False, []),
+         Sentence(10, 16, "Three.", 0.1, False, [])]
+    out = Result(text, text, s, [], Signature("d", "r", 0.9, "0")).render("terminal", color=True)
+    assert "\x1b[1;31m[0.95]" in out and "\x1b[33m[0.88]" in out and "\x1b[32m[0.10]" in out
+
+
 def test_side_by_side_shows_both_versions(result):
     out = result.render("side-by-side", color=False, width=140)
     assert "got here" in out and "came" in out and "news conference" in out and "original" in out
