@@ -10,6 +10,7 @@ ordinary sentence has no alternative that is much more likely than what is writt
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,25 @@ class LocalEdit:
 
     def shifted(self, by: int) -> Edit:
         return Edit(self.start + by, self.end + by, self.before, self.after, self.confidence)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An edit the restorer proposes, with the evidence its confidence is computed from (offsets into
+    the sentence). ``llr``: log p(edit path) - log p(copy path). ``share``: log of the edit path's
+    share of the paths that do not copy the word, log p(edit) - log(1 - p(the word's first token)):
+    what the restorer would write *if* the word is spun. ``pointed``: the detector's score of the
+    spans the edit overlaps (None: it points elsewhere; 1.0 when there was no detector evidence
+    either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``."""
+
+    start: int
+    end: int
+    before: str
+    after: str
+    llr: float
+    share: float
+    pointed: float | None
+    lexicon: bool
 
 
 class Restorer(Protocol):
@@ -180,12 +200,13 @@ class EditDecoder:
     """
 
     name = "smollm2-restorer-v1"
-    DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0}  # for an adapter not yet tuned
+    DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
+                     "pointed_branches": 0, "detector_weighted": False}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
                  offset_lexicon: float | None = None, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
-                 pointed_branches: int = 0):
+                 pointed_branches: int | None = None, detector_weighted: bool | None = None):
         import torch
 
         from .resources import model_path
@@ -205,16 +226,44 @@ class EditDecoder:
         self.max_words, self.max_new_tokens, self.offset_in = max_words, max_new_tokens, offset_in
         self.lexicon = lexicon
         self.batch_size, self.branch_batch = batch_size, branch_batch
-        self.pointed_branches = pointed_branches
+        self.pointed_branches = point["pointed_branches"] if pointed_branches is None else pointed_branches
+        self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
         return self.restore_many([sentence], [spans])[0]
 
     def restore_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None) -> list[list[LocalEdit]]:
         """Candidate edits for each sentence (``spans``: the detector's, offsets into each sentence;
-        None means no detector evidence either way). Confidences are for the caller to threshold."""
+        None means no detector evidence either way). Confidences are for the caller to threshold;
+        of overlapping edits the most confident is kept."""
+        return [non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c)) for c in cands])
+                for cands in self.candidates_many(sentences, spans)]
+
+    def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,
+                   detector_weighted: bool | None = None) -> float:
+        """The probability that ``c`` gives back the original word. The two-way posterior between the
+        edit and the copy path, ``sigmoid(llr + offset)``, with a lower ``offset_out`` where the detector
+        does not point and a bonus ``offset_lexicon`` where the lexicon justifies the edit. With
+        ``detector_weighted``, an edit at a word the detector points at may instead take
+        ``P(spun) * P(edit | spun)``: the detector's span score times the edit's ``share`` of the
+        restorer's non-copy paths (same lexicon bonus, in log-odds). The restorer is trained on text
+        that is mostly left alone, so it copies a spun word more often than it should; the detector
+        judges *whether* a word is spun better, the restorer *what* it was. (The keyword arguments
+        override the decoder's settings: ``tune_restorer.py`` sweeps them.)"""
+        off_out = self.offset_out if offset_out is None else offset_out
+        bonus = (self.offset_lexicon if offset_lexicon is None else offset_lexicon) if c.lexicon else 0.0
+        weighted = self.detector_weighted if detector_weighted is None else detector_weighted
+        conf = sigmoid(c.llr + (self.offset_in if c.pointed is not None else off_out) + bonus)
+        if weighted and c.pointed is not None:
+            p = min(max(c.pointed * math.exp(min(c.share, 0.0)), 1e-9), 1 - 1e-9)
+            conf = max(conf, sigmoid(math.log(p / (1 - p)) + bonus))
+        return conf
+
+    def candidates_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None) -> list[list[Candidate]]:
+        """Every edit the decoder can justify in each sentence, with its evidence (see :class:`Candidate`),
+        before any confidence is computed; overlapping candidates are all kept."""
         spans = spans or [None] * len(sentences)
-        out: list[list[LocalEdit]] = []
+        out: list[list[Candidate]] = []
         for b in range(0, len(sentences), self.batch_size):
             out += self._batch(sentences[b:b + self.batch_size], spans[b:b + self.batch_size])
         return out
@@ -281,7 +330,7 @@ class EditDecoder:
                         branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, [], forced=tok))
         for b in range(0, len(branches), self.branch_batch):
             self._grow(branches[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
-        out: list[list[LocalEdit]] = [[] for _ in sentences]
+        out: list[list[Candidate]] = [[] for _ in sentences]
         for br in branches:
             if br.edit is None:
                 continue
@@ -290,11 +339,12 @@ class EditDecoder:
             if refusal(sent, start, end, after):
                 continue
             sp = spans[br.row]
-            pointed = sp is None or any(p.start < end and start < p.end for p in sp)
-            conf = sigmoid(llr + (self.offset_in if pointed else self.offset_out)
-                           + (self.offset_lexicon if self.justified(sent[start:end], after) else 0.0))
-            out[br.row].append(LocalEdit(start, end, sent[start:end], after, conf))
-        return [_non_overlapping(e) for e in out]
+            scores = [1.0] if sp is None else [p.score for p in sp if p.start < end and start < p.end]
+            first_copy = min(br.copy_logp[0], -1e-6)  # log p of the word's own first token
+            share = br.logp - math.log(-math.expm1(first_copy))
+            out[br.row].append(Candidate(start, end, sent[start:end], after, llr, share,
+                                         max(scores) if scores else None, self.justified(sent[start:end], after)))
+        return out
 
     def _openings(self, logp, draft_token: int) -> list[int]:
         """First tokens for the branches at a detector-pointed word: the model's ``pointed_branches``
@@ -395,7 +445,7 @@ def _minimal(sentence: str, start: int, end: int, after: str) -> tuple[int, int,
     return before[0][0], before[-1][1], " ".join(new)
 
 
-def _non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:
+def non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:
     """Keep the most confident of overlapping edits."""
     kept: list[LocalEdit] = []
     for e in sorted(edits, key=lambda e: -e.confidence):

@@ -4,8 +4,8 @@
 
 Runs the default detector and the trained restorer with every gate open (minimum confidence 0,
 every sentence restored) on ``--per-spinner`` held-out sentences of each spinner, then sweeps
-the confidence offset for edits the detector did not point at, the minimum confidence and the
-restore threshold, printing edit F0.5 per spinner and damage on clean sentences for each setting.
+the confidence offset for edits the detector did not point at, the lexicon bonus, detector
+weighting (see ``EditDecoder.confidence``), the minimum confidence and the restore threshold, printing edit F0.5 per spinner and damage on clean sentences for each setting.
 The chosen setting goes into the adapter's ``repair.json`` as ``operating_point`` (the restorer reads
 its ``min_confidence`` from there; a fresh export of ``train_restorer.py`` has none until this is run).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import pickle
 import random
 import sys
 from collections import defaultdict
@@ -21,10 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from repair.doc import logit, sigmoid  # noqa: E402
 from repair.metrics import Counts, damage_per_1000, edit_counts  # noqa: E402
 from evaluate import apply  # noqa: E402
 from trainlib import records  # noqa: E402
+
+from repair.restore import LocalEdit, non_overlapping  # noqa: E402
 
 
 def main():
@@ -37,6 +39,8 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--candidates", type=Path, help="keep the decoded candidates in this file and reuse them when it "
+                    "exists (the model pass is most of the time; the sweep itself takes seconds)")
     ap.add_argument("--tolerance", type=float, default=0.005, help="F0.5 within which settings count as equal")
     args = ap.parse_args()
 
@@ -50,39 +54,43 @@ def main():
     from repair import Repairer
 
     rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
-    rep.restorer.margin, rep.restorer.pointed_branches = args.margin, args.pointed
-    rep.restorer.offset_in = rep.restorer.offset_out = rep.restorer.offset_lexicon = 0.0
-    texts = [r["spun"] for r in recs]
-    reports = rep.check_many(texts)
-    detector_spans = [[p for s in report.sentences for p in s.spans] for report in reports]
-    proposed = rep.restorer.restore_many(texts, detector_spans)
-    rows = []
-    for r, report, edits, spans in zip(recs, reports, proposed, detector_spans):
-        cands = [(e, logit(e.confidence), any(p.start < e.end and e.start < p.end for p in spans),
-                  rep.restorer.justified(e.before, e.after)) for e in edits]
-        rows.append((r, report.score if not report.sentences else max(s.score for s in report.sentences), cands))
+    dec = rep.restorer
+    dec.margin, dec.pointed_branches, dec.offset_in = args.margin, args.pointed, 0.0
+    key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.seed, args.margin, args.pointed,
+           repr(dec.config.get("trained")))
+    if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
+        rows = pickle.loads(args.candidates.read_bytes())[1]
+    else:
+        texts = [r["spun"] for r in recs]
+        reports = rep.check_many(texts)
+        detector_spans = [[p for s in report.sentences for p in s.spans] for report in reports]
+        rows = [(r, report.score if not report.sentences else max(s.score for s in report.sentences), cands)
+                for r, report, cands in zip(recs, reports, dec.candidates_many(texts, detector_spans))]
+        if args.candidates:
+            args.candidates.write_bytes(pickle.dumps((key, rows)))
     spinners = [sp for sp in sorted(by) if sp != "none"]
     results = []
-    grid = itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0], [0.7, 0.85, 0.9, 0.93, 0.95, 0.97],
-                             [0.0, 0.3, 0.5])
-    for off, bonus, conf, thr in grid:
+    grid = itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True],
+                             [0.7, 0.85, 0.9, 0.93, 0.95, 0.97], [0.0, 0.3, 0.5])
+    for off, bonus, weighted, conf, thr in grid:
         counts, outs, origs = defaultdict(Counts), [], []
         for r, score, cands in rows:
             keep = []
             if score >= thr:
-                keep = [(e.start, e.end, e.after) for e, llr, pointed, lex in cands
-                        if sigmoid(llr + (0.0 if pointed else off) + (bonus if lex else 0.0)) >= conf]
+                scored = [LocalEdit(c.start, c.end, c.before, c.after, dec.confidence(
+                    c, offset_out=off, offset_lexicon=bonus, detector_weighted=weighted)) for c in cands]
+                keep = [(e.start, e.end, e.after) for e in non_overlapping(scored) if e.confidence >= conf]
             gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
             counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
             if r["spinner"] == "none":
                 outs.append(apply(r["spun"], keep))
                 origs.append(r["original"])
         f05 = [counts[sp].f(0.5) for sp in spinners]
-        results.append((sum(f05) / len(f05), damage_per_1000(outs, origs), (off, bonus, conf, thr), f05))
+        results.append((sum(f05) / len(f05), damage_per_1000(outs, origs), (off, bonus, weighted, conf, thr), f05))
     print(f"{len(recs)} held-out sentences; settings with clean damage <= {args.max_damage} per 1,000 words, best first\n")
-    print("| offset out | lexicon bonus | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
+    print("| offset out | lexicon bonus | detector weighted | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
           + " | mean | clean damage /1000 |")
-    print("|" + "---|" * (len(spinners) + 6))
+    print("|" + "---|" * (len(spinners) + 7))
     ok = sorted((r for r in results if r[1] <= args.max_damage), reverse=True)
     for mean, damage, setting, f05 in ok[:args.top]:
         print("| " + " | ".join(str(x) for x in setting) + " | " + " | ".join(f"{f:.3f}" for f in f05)
@@ -91,7 +99,8 @@ def main():
         near = [r for r in ok if r[0] >= ok[0][0] - args.tolerance]
         mean, damage, setting, _ = min(near, key=lambda r: (r[1], -r[0]))
         print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): offset out {setting[0]}, "
-              f"lexicon bonus {setting[1]}, min confidence {setting[2]}, restore threshold {setting[3]} "
+              f"lexicon bonus {setting[1]}, detector weighted {setting[2]}, min confidence {setting[3]}, "
+              f"restore threshold {setting[4]} "
               f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
 
 

@@ -199,22 +199,62 @@ def test_detector_spans_and_the_lexicon_raise_confidence(decoder):
 
 def test_detector_spans_open_branches_the_model_would_not(decoder):
     """Where the model alone would copy ("got here"), the detector's span still gets a candidate, whose
-    confidence says how much the model believes it (here too little for the default threshold)."""
+    two-way confidence says how much the model believes it (here too little for the default threshold)."""
     from repair.doc import Span
 
     text = "Blinken got here to Astana on Tuesday."
     start = text.index("got here")
     span = [Span(start, start + 8, 0.9, "got here")]
-    opened = decoder.pointed_branches
+    opened, weighted = decoder.pointed_branches, decoder.detector_weighted
     try:
-        decoder.pointed_branches = 0
+        decoder.pointed_branches, decoder.detector_weighted = 0, False
         assert decoder.restore(text, span) == []
         decoder.pointed_branches = 1
         (edit,) = decoder.restore(text, span)
     finally:
-        decoder.pointed_branches = opened
+        decoder.pointed_branches, decoder.detector_weighted = opened, weighted
     assert (edit.before, edit.after) == ("got here", "came") and edit.confidence < 0.85
     assert decoder.restore(text, []) == []  # no span, no branch
+
+
+def test_detector_weighting_trusts_the_detector_on_whether_and_the_model_on_what(decoder):
+    """With detector weighting, an edit at a pointed word may take P(spun) * P(edit | spun): a model
+    that would rather copy (llr -3) but puts 90% of its non-copy mass on one word gets about 0.81 where
+    the detector is 90% sure; words the detector does not point at keep the two-way posterior."""
+    import math
+
+    from repair.restore import Candidate
+
+    pointed = Candidate(0, 4, "navy", "military", llr=-3.0, share=math.log(0.9), pointed=0.9, lexicon=False)
+    plain = decoder.confidence(pointed, detector_weighted=False)
+    weighted = decoder.confidence(pointed, detector_weighted=True)
+    assert plain == pytest.approx(1 / (1 + math.exp(3.0))) and weighted == pytest.approx(0.81)
+    unsure = Candidate(0, 4, "navy", "military", llr=-3.0, share=math.log(0.9), pointed=0.3, lexicon=False)
+    assert decoder.confidence(unsure, detector_weighted=True) == pytest.approx(0.27)
+    elsewhere = Candidate(0, 4, "navy", "military", llr=-3.0, share=math.log(0.9), pointed=None, lexicon=False)
+    assert decoder.confidence(elsewhere, detector_weighted=True) == decoder.confidence(elsewhere, detector_weighted=False)
+    justified = Candidate(0, 4, "navy", "military", llr=-3.0, share=math.log(0.9), pointed=0.9, lexicon=True)
+    assert decoder.confidence(justified, detector_weighted=True, offset_lexicon=2.0) > weighted
+
+
+def test_detector_weighting_on_the_real_model(decoder):
+    """The model alone would copy "got here"; pointed at by a confident detector, "came" becomes likely."""
+    from repair.doc import Span
+
+    text = "Blinken got here to Astana on Tuesday."
+    start = text.index("got here")
+    span = [Span(start, start + 8, 0.95, "got here")]
+    opened, weighted = decoder.pointed_branches, decoder.detector_weighted
+    try:
+        decoder.pointed_branches = 3
+        decoder.detector_weighted = False
+        before = {(e.before, e.after): e.confidence for e in decoder.restore(text, span)}
+        decoder.detector_weighted = True
+        after = {(e.before, e.after): e.confidence for e in decoder.restore(text, span)}
+        assert decoder.restore(text, []) == []  # no span, no branch, whatever the weighting
+    finally:
+        decoder.pointed_branches, decoder.detector_weighted = opened, weighted
+    assert after[("got here", "came")] > max(0.5, before[("got here", "came")])
 
 
 def test_confidence_threshold_in_the_pipeline(repairer):
