@@ -238,7 +238,8 @@ def test_detector_weighting_trusts_the_detector_on_whether_and_the_model_on_what
 
 
 def test_detector_weighting_on_the_real_model(decoder):
-    """The model alone would copy "got here"; pointed at by a confident detector, "came" becomes likely."""
+    """The model alone would copy "got here" (two-way confidence 0.07); pointed at by a 0.95 span, "came"
+    takes 0.95 times its share of the model's non-copy paths (about half), several times more."""
     from repair.doc import Span
 
     text = "Blinken got here to Astana on Tuesday."
@@ -246,7 +247,7 @@ def test_detector_weighting_on_the_real_model(decoder):
     span = [Span(start, start + 8, 0.95, "got here")]
     opened, weighted = decoder.pointed_branches, decoder.detector_weighted
     try:
-        decoder.pointed_branches = 3
+        decoder.pointed_branches = 1
         decoder.detector_weighted = False
         before = {(e.before, e.after): e.confidence for e in decoder.restore(text, span)}
         decoder.detector_weighted = True
@@ -254,7 +255,8 @@ def test_detector_weighting_on_the_real_model(decoder):
         assert decoder.restore(text, []) == []  # no span, no branch, whatever the weighting
     finally:
         decoder.pointed_branches, decoder.detector_weighted = opened, weighted
-    assert after[("got here", "came")] > max(0.5, before[("got here", "came")])
+    assert before[("got here", "came")] < 0.2 and after[("got here", "came")] > 0.3
+    assert after[("got here", "came")] > 4 * before[("got here", "came")]
 
 
 def test_confidence_threshold_in_the_pipeline(repairer):
@@ -272,6 +274,7 @@ def test_the_operating_point_comes_with_the_weights(repairer, decoder):
     point = decoder.config["operating_point"]
     assert (decoder.margin, decoder.offset_out, decoder.offset_lexicon) == \
         (point["margin"], point["offset_out"], point["offset_lexicon"])
+    assert (decoder.pointed_branches, decoder.detector_weighted) == (point["pointed_branches"], point["detector_weighted"])
     assert repairer.edit_confidence == point["min_confidence"] and repairer.restore_floor == point["restore_threshold"]
     from repair import Repairer
 
