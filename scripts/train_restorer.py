@@ -2,6 +2,8 @@
 
     python scripts/train_restorer.py --data data/spin --minutes 75            # CPU, resumable
     python scripts/train_restorer.py --data data/spin --device cuda --steps 20000 --batch 64
+    python scripts/train_restorer.py --data data/spin --init models/restorer --out runs/ft --seed 1 \
+        --changed-weight 3 --steps 1000 --warmup 20 --lr 5e-4 --export runs/ft/export   # continue a shipped adapter
 
 Examples come from ``make_data.py`` (every spinner and rate, clean sentences included) in the format
 of ``repair.seq2seq``. Loss is taken on the target tokens only, and the vocabulary projection is
@@ -112,6 +114,8 @@ def main(argv=None):
     ap.add_argument("--changed-weight", type=float, default=1.0,
                     help="loss weight of the restored words' tokens (1: plain mean; more pulls the model off copying)")
     ap.add_argument("--base", type=Path, default=None, help="base model directory (default: converted wheel)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from this exported adapter (e.g. models/restorer) instead of a fresh LoRA")
     args = ap.parse_args(argv)
 
     from peft import LoraConfig, get_peft_model
@@ -124,7 +128,11 @@ def main(argv=None):
     layers = list(range(args.from_layer, base.config.num_hidden_layers))
     lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, target_modules=MODULES,
                       layers_to_transform=layers)
-    model = get_peft_model(base, lora).to(args.device)
+    if args.init:  # warm start from an exported adapter (fresh optimizer and schedule); a checkpoint still wins
+        from peft import PeftModel
+        model = PeftModel.from_pretrained(base, args.init, is_trainable=True).to(torch.float32).to(args.device)
+    else:
+        model = get_peft_model(base, lora).to(args.device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=0.0)
     ckpt = args.out / "ckpt.pt"
@@ -189,6 +197,7 @@ def main(argv=None):
               "trained": {"steps": step, "batch": args.batch, "rank": args.rank, "lr": args.lr,
                           "from_layer": args.from_layer, "partial": args.partial, "max_tokens": args.max_tokens,
                           "changed_weight": args.changed_weight,
+                          "init": str(args.init) if args.init else None, "seed": args.seed,
                           "history": history[-5:]},
               "heldout": {"sentences": len(val), **metrics}}
     (args.export / "repair.json").write_text(json.dumps(config, indent=2) + "\n")

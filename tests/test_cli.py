@@ -61,7 +61,10 @@ def test_fix_writes_output_file(tmp_path, article):
     res = run("fix", str(article), "-o", str(out))
     assert res.exit_code == 0, res.output
     fixed = out.read_text()
-    assert "help the nations" in fixed and fixed.count("\n") == article.read_text().count("\n")
+    # the restored word is in; the headline and the clean sentence are untouched; the lines are kept
+    assert "would help the" in fixed and "assist" not in fixed
+    assert fixed.startswith("A headline\n\n") and fixed.endswith("The sky was clear.\n")
+    assert fixed.count("\n") == article.read_text().count("\n")
 
 
 @pytest.mark.model
