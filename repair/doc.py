@@ -80,11 +80,14 @@ class _Outcome:
         return [s for s in self.sentences if s.flagged]
 
     def to_dict(self) -> dict:
-        """The JSON shape of ``--format json``: text, sentences, edits (offsets into the input)."""
+        """The JSON shape of ``--format json``: text, document score, sentences, edits (offsets into the
+        input) and the signature of how they were computed."""
         return {
             "text": self.text,
+            "score": round(self.score, 4),
             "sentences": [_sentence_dict(s) for s in self.sentences],
             "edits": [asdict(e) for e in self.edits],
+            "signature": str(self.signature),
         }
 
     def render(self, fmt: RenderFormat = "terminal", **kwargs) -> str:

@@ -43,7 +43,9 @@ class Repairer:
         """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"fast"`` (``minilm2-rtd-v1``: the
         same detector on the encoder's lowest two layers, for corpora; less accurate), ``"v0"``
         (``lm-lexicon-v0``, no training, slow) or any object with ``name`` and ``detect(sentences)``. ``restorer``:
-        ``"default"`` (the trained ``smollm2-restorer-v1``), ``"v0"`` (``lexicon-lm-v0``) or any object
+        ``"default"`` (the trained ``smollm2-restorer-v1``), ``"fast"`` (the same without the branches
+        opened at detector-pointed words: about 1.5x the sentences/s of ``fix``, held-out mean edit F0.5
+        0.282 against 0.300), ``"v0"`` (``lexicon-lm-v0``) or any object
         with ``name`` and ``restore(sentence, spans)``; it is loaded on the first ``fix``, so a
         ``check``-only user never pays for it. ``fix`` restores the flagged sentences, or with
         ``restore_threshold`` every sentence scoring at least that (0: all of them; the restorer finds
@@ -54,6 +56,8 @@ class Repairer:
         else ``DEFAULT_THRESHOLD``."""
         self.min_confidence = min_confidence
         self.restore_threshold = restore_threshold
+        if isinstance(restorer, str) and restorer not in ("default", "fast", "v0"):
+            raise ValueError(f"unknown restorer {restorer!r} (default, fast or v0)")
         self._restorer_choice = restorer
         self.max_chars = max_chars
         self.device = device
@@ -80,8 +84,9 @@ class Repairer:
     def restorer(self) -> Restorer:
         if self._restorer_choice == "v0":
             return LexiconLMRestorer(self.lm_lexicon)
-        if self._restorer_choice == "default":
-            return EditDecoder(device=self.device, lexicon=self._lexicon or default_lexicon())
+        if self._restorer_choice in ("default", "fast"):
+            return EditDecoder(device=self.device, lexicon=self._lexicon or default_lexicon(),
+                               pointed_branches=0 if self._restorer_choice == "fast" else None)
         return self._restorer_choice
 
     @property

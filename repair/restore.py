@@ -203,7 +203,7 @@ class EditDecoder:
     by :func:`refusal`.
     """
 
-    name = "smollm2-restorer-v1"
+    NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
                      "pointed_branches": 0, "detector_weighted": False}
 
@@ -232,6 +232,14 @@ class EditDecoder:
         self.batch_size, self.branch_batch = batch_size, branch_batch
         self.pointed_branches = point["pointed_branches"] if pointed_branches is None else pointed_branches
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
+        self._tuned_branches = point["pointed_branches"]
+
+    @property
+    def name(self) -> str:
+        """For signatures: decoding with other pointed branches than the tuned ones is another system."""
+        if self.pointed_branches == self._tuned_branches:
+            return self.NAME
+        return f"{self.NAME}-branches{self.pointed_branches}"
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
         return self.restore_many([sentence], [spans])[0]

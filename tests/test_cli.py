@@ -43,6 +43,9 @@ def test_fix_from_stdin_and_threshold():
         assert SPUN[e["start"]:e["end"]] == e["before"] and e["confidence"] >= 0.9  # the shipped operating point
     strict = json.loads(run("fix", "-", "--format", "json", "-c", "0.99", input=SPUN).stdout)["edits"]
     assert all(e["confidence"] >= 0.99 for e in strict) and len(strict) < len(d["edits"])
+    fast = json.loads(run("fix", "-", "--format", "json", "--restorer", "fast", input=SPUN).stdout)
+    assert "restorer:smollm2-restorer-v1-branches0" in fast["signature"]
+    assert any(e["before"] == "assist" and e["after"] == "help" for e in fast["edits"])
     # nothing is flagged at threshold 1 and nothing else restored at restore threshold 1: no change
     res = run("fix", "-", "--threshold", "1.0", "--restore-threshold", "1.0", input=SPUN)
     assert res.stdout == SPUN

@@ -47,7 +47,8 @@ def test_json_shape_matches_the_documented_contract():
          Sentence(13, 18, "Fine.", 0.01, False, [])]
     res = Result(text, "He came. Fine.", s, [Edit(3, 11, "got here", "came", 0.93)], SIG)
     d = json.loads(res.render("json"))
-    assert set(d) == {"text", "sentences", "edits"}
+    assert set(d) == {"text", "score", "sentences", "edits", "signature"}
+    assert d["signature"] == str(SIG) and d["score"] == pytest.approx(res.score, abs=1e-4)
     assert d["text"] == "He came. Fine."
     assert d["edits"] == [{"start": 3, "end": 11, "before": "got here", "after": "came", "confidence": 0.93}]
     assert {"start", "end", "score", "flagged"} <= set(d["sentences"][0])

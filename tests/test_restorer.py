@@ -137,6 +137,12 @@ def test_training_loop_lowers_the_loss_resumes_and_exports(tmp_path):
     from repair.restore import EditDecoder
 
     EditDecoder(tmp_path / "export")  # the exported adapter loads
+    # --init: a warm start from the export evaluates as the export did (its half-precision weights)
+    train.main(common + ["--init", str(tmp_path / "export"), "--out", str(tmp_path / "run2"),
+                         "--export", str(tmp_path / "export2"), "--export-only"])
+    again = json.loads((tmp_path / "export2" / "repair.json").read_text())
+    assert again["heldout"]["loss"] == pytest.approx(config["heldout"]["loss"], rel=0.02)
+    assert again["heldout"]["loss"] < losses[0] and again["trained"]["init"] == str(tmp_path / "export")
 
 
 # -- the shipped adapter -------------------------------------------------------------------------
@@ -281,3 +287,25 @@ def test_the_operating_point_comes_with_the_weights(repairer, decoder):
     own = Repairer(min_confidence=0.5, restore_threshold=0.0)
     own.__dict__["restorer"] = decoder  # share the loaded model; only the Repairer's own settings differ
     assert own.edit_confidence == 0.5 and own.restore_floor == 0.0
+
+
+def test_fast_restorer_is_the_decoder_without_pointed_branches(monkeypatch, decoder):
+    import repair.pipeline
+    from repair import Repairer
+
+    with pytest.raises(ValueError, match="unknown restorer"):
+        Repairer(restorer="fastest")
+    made = []
+    monkeypatch.setattr(repair.pipeline, "EditDecoder", lambda **kw: made.append(kw) or kw)
+    for choice in ("default", "fast"):
+        r = Repairer(restorer=choice)
+        r.restorer  # noqa: B018
+    assert made[0]["pointed_branches"] is None and made[1]["pointed_branches"] == 0
+    # another number of branches than the tuned one is another system, and the signature says so
+    opened = decoder.pointed_branches
+    try:
+        decoder.pointed_branches = 0 if opened else 3
+        assert decoder.name == f"smollm2-restorer-v1-branches{decoder.pointed_branches}"
+    finally:
+        decoder.pointed_branches = opened
+    assert decoder.name == "smollm2-restorer-v1"
