@@ -256,7 +256,7 @@ def batch(inputs: list[str] = typer.Argument(..., help="JSONL (.jsonl, .gz, .zst
           int8: bool = typer.Option(False, "--int8", help="Quantize the detector to int8: about 1.5x the documents/s in docs/bench.md, "
                                                           "slightly lower accuracy."),
           detector: DetectorChoice = typer.Option(DetectorChoice.default, "--detector",
-                                                  help="fast: a two-layer detector, 2.4x the sentences/s of the "
+                                                  help="fast: a two-layer detector, 2.5x the sentences/s of the "
                                                        "default, sentence AUC 0.02-0.06 lower (docs/benchmarks.md)."),
           restorer: RestorerChoice = RestorerOpt,
           quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")) -> None:

@@ -20,6 +20,7 @@ from .segment import Segmenter, default_segmenter
 DEFAULT_THRESHOLD = 0.5  # for detectors that do not ship their own (v0, a caller's own)
 DEFAULT_MIN_CONFIDENCE = 0.85  # for restorers that do not ship their own operating point
 DETECTORS = {"default": "detector", "fast": "detector_fast"}  # trained encoder detectors: name -> models/ folder
+RESTORERS = ("default", "fast", "v0")  # fast: the trained restorer without its pointed branches
 MAX_CHARS = 5_000_000
 
 
@@ -56,7 +57,7 @@ class Repairer:
         else ``DEFAULT_THRESHOLD``."""
         self.min_confidence = min_confidence
         self.restore_threshold = restore_threshold
-        if isinstance(restorer, str) and restorer not in ("default", "fast", "v0"):
+        if isinstance(restorer, str) and restorer not in RESTORERS:
             raise ValueError(f"unknown restorer {restorer!r} (default, fast or v0)")
         self._restorer_choice = restorer
         self.max_chars = max_chars

@@ -3,7 +3,7 @@
     python scripts/train_restorer.py --data data/spin --minutes 75            # CPU, resumable
     python scripts/train_restorer.py --data data/spin --device cuda --steps 20000 --batch 64
     python scripts/train_restorer.py --data data/spin --init models/restorer --out runs/ft --seed 1 \
-        --changed-weight 3 --steps 1000 --warmup 20 --lr 5e-4 --export runs/ft/export   # continue a shipped adapter
+        --changed-weight 3 --steps 1000 --warmup 20 --lr 3e-4 --minutes 64 --export runs/ft/export  # continue one
 
 Examples come from ``make_data.py`` (every spinner and rate, clean sentences included) in the format
 of ``repair.seq2seq``. Loss is taken on the target tokens only, and the vocabulary projection is
@@ -125,13 +125,15 @@ def main(argv=None):
     base_path = args.base or converted_dir()
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
-    layers = list(range(args.from_layer, base.config.num_hidden_layers))
-    lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, target_modules=MODULES,
-                      layers_to_transform=layers)
     if args.init:  # warm start from an exported adapter (fresh optimizer and schedule); a checkpoint still wins
         from peft import PeftModel
         model = PeftModel.from_pretrained(base, args.init, is_trainable=True).to(torch.float32).to(args.device)
+        loaded = model.peft_config["default"]  # its rank and layers, not the command line's, are what is trained
+        args.rank, args.from_layer = loaded.r, min(loaded.layers_to_transform)
     else:
+        layers = list(range(args.from_layer, base.config.num_hidden_layers))
+        lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, target_modules=MODULES,
+                          layers_to_transform=layers)
         model = get_peft_model(base, lora).to(args.device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=0.0)
