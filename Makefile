@@ -46,7 +46,7 @@ detector-fast: install  ## train models/detector_fast (two encoder layers, rank 
 	$(BIN)/python scripts/train_detector.py --data data/spin --num-layers 2 --rank 64 --steps 4500 --minutes 40 --eval-every 1500 --out runs/detector_fast --export models/detector_fast
 
 restorer: install  ## train models/restorer on data/spin (resumable)
-	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 1100 --minutes 75
+	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 2200 --minutes 75
 
 clean:
 	rm -rf $(VENV) .pytest_cache demo.html

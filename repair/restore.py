@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -42,7 +42,10 @@ class Candidate:
     share of the paths that do not copy the word, log p(edit) - log(1 - p(the word's first token)):
     what the restorer would write *if* the word is spun. ``pointed``: the detector's score of the
     spans the edit overlaps (None: it points elsewhere; 1.0 when there was no detector evidence
-    either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``."""
+    either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``. ``forced``: the
+    branch was opened at a detector span, not by the model's own preference. ``span_start``: the edit
+    begins at the first word of a detector span. ``rank``: 0 for the likeliest of the edits that begin
+    at the same word, 1 for the next, ..."""
 
     start: int
     end: int
@@ -52,6 +55,9 @@ class Candidate:
     share: float
     pointed: float | None
     lexicon: bool
+    forced: bool = False
+    span_start: bool = False
+    rank: int = 0
 
 
 class Restorer(Protocol):
@@ -180,6 +186,28 @@ class _Branch:
     forced: int | None = None  # first token, when the branch is opened at a detector span (not by the model)
 
 
+# what the reranker (a logistic regression fitted by scripts/tune_restorer.py) reads of a candidate
+RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
+                   "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
+                   "words_after", "capitalised")
+
+
+def rerank_features(c: Candidate) -> list[float]:
+    """The candidate's evidence as the reranker's inputs, in the order of :data:`RERANK_FEATURES`."""
+    llr, share = max(min(c.llr, 20.0), -20.0), max(c.share, -20.0)
+    b, a = c.before.split(), c.after.split()
+    zb, za = _zipf(b[0].lower()), _zipf(a[0].lower())
+    return [1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
+            float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
+            zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b))]
+
+
+def rerank_confidence(reranker: dict, c: Candidate) -> float:
+    """P(the candidate gives back the original word) by the fitted reranker (``operating_point.reranker``)."""
+    z = sum(w * x for w, x in zip(reranker["weights"], rerank_features(c)))
+    return sigmoid(z)
+
+
 class EditDecoder:
     """Restoration v1 (``smollm2-restorer-v1``): the fine-tuned SmolLM2 restorer with edit-constrained,
     speculative decoding.
@@ -205,12 +233,13 @@ class EditDecoder:
 
     NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
-                     "pointed_branches": 0, "detector_weighted": False}
+                     "pointed_branches": 0, "pointed_at": "first", "detector_weighted": False, "reranker": None}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
                  offset_lexicon: float | None = None, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
-                 pointed_branches: int | None = None, detector_weighted: bool | None = None):
+                 pointed_branches: int | None = None, pointed_at: str | None = None,
+                 detector_weighted: bool | None = None):
         import torch
 
         from .resources import model_path
@@ -232,6 +261,10 @@ class EditDecoder:
         self.batch_size, self.branch_batch = batch_size, branch_batch
         self.pointed_branches = point["pointed_branches"] if pointed_branches is None else pointed_branches
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
+        self.pointed_at = point["pointed_at"] if pointed_at is None else pointed_at  # "first" or "all" span words
+        self.reranker = point["reranker"]  # None: the hand rule of confidence()
+        if self.reranker is not None and list(self.reranker["features"]) != list(RERANK_FEATURES):
+            raise ValueError(f"{adapter_dir}: the reranker was fitted on other features than this version reads")
         self._tuned_branches = point["pointed_branches"]
 
     @property
@@ -252,8 +285,11 @@ class EditDecoder:
                 for cands in self.candidates_many(sentences, spans)]
 
     def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,
-                   detector_weighted: bool | None = None) -> float:
-        """The probability that ``c`` gives back the original word. The two-way posterior between the
+                   detector_weighted: bool | None = None, reranker: dict | None | bool = True) -> float:
+        """The probability that ``c`` gives back the original word. Where the operating point has a
+        fitted ``reranker`` (and ``reranker`` is not False), its logistic regression over
+        :func:`rerank_features`; a dict given as ``reranker`` is used instead of the shipped one.
+        Otherwise the hand rule: the two-way posterior between the
         edit and the copy path, ``sigmoid(llr + offset)``, with a lower ``offset_out`` where the detector
         does not point and a bonus ``offset_lexicon`` where the lexicon justifies the edit. With
         ``detector_weighted``, an edit at a word the detector points at may instead take
@@ -262,6 +298,9 @@ class EditDecoder:
         that is mostly left alone, so it copies a spun word more often than it should; the detector
         judges *whether* a word is spun better, the restorer *what* it was. (The keyword arguments
         override the decoder's settings: ``tune_restorer.py`` sweeps them.)"""
+        rr = self.reranker if reranker is True else reranker or None
+        if rr is not None:
+            return rerank_confidence(rr, c)
         off_out = self.offset_out if offset_out is None else offset_out
         bonus = (self.offset_lexicon if offset_lexicon is None else offset_lexicon) if c.lexicon else 0.0
         weighted = self.detector_weighted if detector_weighted is None else detector_weighted
@@ -305,7 +344,7 @@ class EditDecoder:
             cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, *_ in drafts]
             hidden = res.last_hidden_state[torch.cat(rows), torch.cat(cols)]
             flat = torch.log_softmax(self.model.lm_head(hidden).float(), -1).cpu()
-        cache = res.past_key_values
+        cache = _cache_of(res)
         logp = list(flat.split([len(d) + 1 for d, *_ in drafts]))  # logp[row][j]: before draft token j
         branches: list[_Branch] = []
         for row, (d, offs, ws, _) in enumerate(drafts):
@@ -335,10 +374,12 @@ class EditDecoder:
                 # the most confident of a word's edits is kept
                 for k, w in enumerate(ws):
                     first = token_at.get(w.start)
-                    # the first word of each span only: a branch from it may replace the whole phrase ("got
-                    # here" -> "came"), where one from "here" would compete with it ("here" -> "there")
+                    # pointed_at "first": the first word of each span only (a branch from it may replace the
+                    # whole phrase, "got here" -> "came", where one from "here" would compete with it,
+                    # "here" -> "there"); "all": every word of a span, for the reranker to choose between
                     if k in seen or first is None or not any(
-                            p.start < w.end and w.start < p.end and (k == 0 or ws[k - 1].end <= p.start)
+                            p.start < w.end and w.start < p.end
+                            and (self.pointed_at == "all" or k == 0 or ws[k - 1].end <= p.start)
                             for p in spans[row]):
                         continue
                     seen.add(k)
@@ -358,9 +399,11 @@ class EditDecoder:
             scores = [1.0] if sp is None else [p.score for p in sp if p.start < end and start < p.end]
             first_copy = min(br.copy_logp[0], -1e-6)  # log p of the word's own first token
             share = br.logp - math.log(-math.expm1(first_copy))
-            out[br.row].append(Candidate(start, end, sent[start:end], after, llr, share,
-                                         max(scores) if scores else None, self.justified(sent[start:end], after)))
-        return out
+            out[br.row].append(Candidate(
+                start, end, sent[start:end], after, llr, share, max(scores) if scores else None,
+                self.justified(sent[start:end], after), forced=br.forced is not None,
+                span_start=sp is not None and any(p.start == start for p in sp)))
+        return [_ranked(cands) for cands in out]
 
     def _openings(self, logp, draft_token: int) -> list[int]:
         """First tokens for the branches at a detector-pointed word: the model's ``pointed_branches``
@@ -405,9 +448,9 @@ class EditDecoder:
             pos = torch.tensor([[br.prefix + step] for br in branches])
             with torch.inference_mode():
                 res = self.model(input_ids=tok[:, None].to(self.device), position_ids=pos.to(self.device),
-                                 attention_mask=att.to(self.device), past_key_values=kv, use_cache=True)
+                                 attention_mask=att.to(self.device), use_cache=True, **_cache_kw(self.model, kv))
             nxt = torch.log_softmax(res.logits[:, -1].float(), -1)
-            kv = res.past_key_values
+            kv = _cache_of(res)
 
     def _check_sync(self, br: _Branch, sentence: str, draft, end_id: int) -> None:
         """Has the branch re-joined the draft? Then record its edit (or nothing, if it only copied)."""
@@ -443,6 +486,31 @@ class EditDecoder:
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
         br.edit = (*minimal, br.logp - copy_lp)
+
+
+def _cache_kw(model, cache) -> dict:
+    """The key/value cache as the installed transformers takes it (``cache`` since 5.2x, before that
+    ``past_key_values``, which newer versions still take but warn about on every run)."""
+    import inspect
+
+    return {"cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values": cache}
+
+
+def _cache_of(output):
+    """The key/value cache of a model output, under either transformers name (see :func:`_cache_kw`)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _ranked(cands: list[Candidate]) -> list[Candidate]:
+    """The candidates with their ``rank`` among those beginning at the same word (by ``llr``)."""
+    order = sorted(range(len(cands)), key=lambda i: (cands[i].start, -cands[i].llr))
+    out, prev, rank = list(cands), None, 0
+    for i in order:
+        rank = rank + 1 if cands[i].start == prev else 0
+        prev = cands[i].start
+        out[i] = replace(cands[i], rank=rank)
+    return out
 
 
 def _minimal(sentence: str, start: int, end: int, after: str) -> tuple[int, int, str] | None:

@@ -1,18 +1,24 @@
 """Choose the restorer's operating point on held-out training articles (never on devbench).
 
-    python scripts/tune_restorer.py --data data/spin --per-spinner 150 --clean 800 --margin 0.3
+    python scripts/tune_restorer.py --per-spinner 150 --clean 800 --margin 0.3 --pointed 3 --pointed-at all \\
+        --fit-per-spinner 120 --fit-clean 500 --max-damage 0.4 --candidates runs/tune.pkl --write
 
 Runs the default detector and the trained restorer with every gate open (minimum confidence 0,
-every sentence restored) on ``--per-spinner`` held-out sentences of each spinner, then sweeps
-the confidence offset for edits the detector did not point at, the lexicon bonus, detector
-weighting (see ``EditDecoder.confidence``), the minimum confidence and the restore threshold, printing edit F0.5 per spinner and damage on clean sentences for each setting.
-The chosen setting goes into the adapter's ``repair.json`` as ``operating_point`` (the restorer reads
-its ``min_confidence`` from there; a fresh export of ``train_restorer.py`` has none until this is run).
+every sentence restored) on two disjoint samples of the validation split: the *fit* sample
+(``--fit-per-spinner`` sentences of each spinner, ``--fit-clean`` clean ones), on which a logistic
+reranker over each candidate's evidence (``repair.restore.rerank_features``) is fitted, and the
+*tune* sample (``--per-spinner``, ``--clean``), on which every setting is measured: the hand rule of
+``EditDecoder.confidence`` (offset for edits the detector did not point at, lexicon bonus, detector
+weighting) against the reranker, branches at the first word of each detector span or at all of
+them, the minimum confidence and the restore threshold. It prints edit F0.5 per spinner and damage
+on clean sentences for each setting; ``--write`` stores the recommended one in the adapter's
+``repair.json`` as ``operating_point`` (the restorer reads it from there).
 """
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import pickle
 import random
 import sys
@@ -22,11 +28,73 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
-from repair.metrics import Counts, damage_per_1000, edit_counts  # noqa: E402
+from repair.metrics import Counts, canonical, damage_per_1000, edit_counts  # noqa: E402
 from evaluate import apply  # noqa: E402
 from trainlib import records  # noqa: E402
 
-from repair.restore import LocalEdit, non_overlapping  # noqa: E402
+from repair.resources import model_path  # noqa: E402
+from repair.restore import RERANK_FEATURES, LocalEdit, _ranked, non_overlapping, rerank_features  # noqa: E402
+
+
+def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
+    """The tune and fit samples: disjoint, drawn per spinner from the validation split."""
+    by = defaultdict(list)
+    for r in records(data, "val"):
+        by[r["spinner"]].append(r)
+    rng = random.Random(seed)
+    tune, fit = [], []
+    for sp in sorted(by):
+        pool = rng.sample(by[sp], min(len(by[sp]), sizes[sp == "none"] + fit_sizes[sp == "none"]))
+        tune += pool[:sizes[sp == "none"]]
+        fit += pool[sizes[sp == "none"]:]
+    return tune, fit
+
+
+def decode(rep, recs):
+    """(record, sentence score, candidates) for each record, every gate open."""
+    texts = [r["spun"] for r in recs]
+    reports = rep.check_many(texts)
+    spans = [[p for s in report.sentences for p in s.spans] for report in reports]
+    return [(r, report.score if not report.sentences else max(s.score for s in report.sentences), cands)
+            for r, report, cands in zip(recs, reports, rep.restorer.candidates_many(texts, spans))]
+
+
+def at(rows, pointed_at: str):
+    """The rows as branches at the first span word only would have given them (from an "all" decode)."""
+    if pointed_at == "all":
+        return rows
+    return [(r, s, _ranked([c for c in cands if not c.forced or c.span_start])) for r, s, cands in rows]
+
+
+def fit_reranker(rows, l2: float = 1e-3) -> dict:
+    """Logistic regression: is this candidate exactly a gold edit? Fitted with L-BFGS on standardized
+    features; the weights returned apply to the raw features."""
+    import torch
+
+    xs, ys = [], []
+    for r, _, cands in rows:
+        gold = canonical([(g["start"], g["end"], g["original"]) for g in r["edits"]], r["spun"])
+        for c in cands:
+            xs.append(rerank_features(c))
+            ys.append(float(bool(canonical([(c.start, c.end, c.after)], r["spun"]) & gold)))
+    x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
+    mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
+    mu[0], sd[0] = 0.0, 1.0  # the bias column
+    z = (x - mu) / sd
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z @ w, y) + l2 * (w[1:] ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    raw = (w.detach() / sd)
+    raw[0] = w.detach()[0] - (w.detach()[1:] * mu[1:] / sd[1:]).sum()
+    return {"features": list(RERANK_FEATURES), "weights": [round(v, 6) for v in raw.tolist()],
+            "candidates": len(ys), "positives": int(sum(ys))}
 
 
 def main():
@@ -34,74 +102,110 @@ def main():
     ap.add_argument("--data", type=Path, default=Path("data/spin"))
     ap.add_argument("--per-spinner", type=int, default=60)
     ap.add_argument("--clean", type=int, default=600, help="clean held-out sentences for the damage estimate")
+    ap.add_argument("--fit-per-spinner", type=int, default=0, help="sentences per spinner to fit the reranker on "
+                    "(0: no reranker)")
+    ap.add_argument("--fit-clean", type=int, default=0)
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
+    ap.add_argument("--pointed-at", choices=["first", "all"], default="first",
+                    help="decode with branches at every word of a detector span (all: both are measured)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--candidates", type=Path, help="keep the decoded candidates in this file and reuse them when it "
                     "exists (the model pass is most of the time; the sweep itself takes seconds)")
     ap.add_argument("--tolerance", type=float, default=0.005, help="F0.5 within which settings count as equal")
+    ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
     args = ap.parse_args()
 
-    by = defaultdict(list)
-    for r in records(args.data, "val"):
-        by[r["spinner"]].append(r)
-    rng = random.Random(args.seed)
-    size = {sp: args.clean if sp == "none" else args.per_spinner for sp in by}
-    recs = [r for sp in sorted(by) for r in rng.sample(by[sp], min(size[sp], len(by[sp])))]
+    tune, fit = samples(args.data, {False: args.per_spinner, True: args.clean},
+                        {False: args.fit_per_spinner, True: args.fit_clean}, args.seed)
 
     from repair import Repairer
 
     rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
     dec = rep.restorer
-    dec.margin, dec.pointed_branches, dec.offset_in = args.margin, args.pointed, 0.0
-    key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.seed, args.margin, args.pointed,
-           repr(dec.config.get("trained")))
+    dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
+    key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
+           args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
-        rows = pickle.loads(args.candidates.read_bytes())[1]
+        rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
-        texts = [r["spun"] for r in recs]
-        reports = rep.check_many(texts)
-        detector_spans = [[p for s in report.sentences for p in s.spans] for report in reports]
-        rows = [(r, report.score if not report.sentences else max(s.score for s in report.sentences), cands)
-                for r, report, cands in zip(recs, reports, dec.candidates_many(texts, detector_spans))]
+        rows, fit_rows = decode(rep, tune), decode(rep, fit)
         if args.candidates:
-            args.candidates.write_bytes(pickle.dumps((key, rows)))
-    spinners = [sp for sp in sorted(by) if sp != "none"]
+            args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
+    spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
+    modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
+    rules = [(off, bonus, weighted) for off, bonus, weighted in
+             itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])]
+    rerankers = {mode: fit_reranker(at(fit_rows, mode)) for mode in modes} if fit_rows else {}
     results = []
-    grid = itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True],
-                             [0.7, 0.85, 0.9, 0.93, 0.95, 0.97], [0.0, 0.3, 0.5])
-    for off, bonus, weighted, conf, thr in grid:
-        counts, outs, origs = defaultdict(Counts), [], []
-        for r, score, cands in rows:
-            keep = []
-            if score >= thr:
-                scored = [LocalEdit(c.start, c.end, c.before, c.after, dec.confidence(
-                    c, offset_out=off, offset_lexicon=bonus, detector_weighted=weighted)) for c in cands]
-                keep = [(e.start, e.end, e.after) for e in non_overlapping(scored) if e.confidence >= conf]
-            gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
-            counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
-            if r["spinner"] == "none":
-                outs.append(apply(r["spun"], keep))
-                origs.append(r["original"])
-        f05 = [counts[sp].f(0.5) for sp in spinners]
-        results.append((sum(f05) / len(f05), damage_per_1000(outs, origs), (off, bonus, weighted, conf, thr), f05))
-    print(f"{len(recs)} held-out sentences; settings with clean damage <= {args.max_damage} per 1,000 words, best first\n")
-    print("| offset out | lexicon bonus | detector weighted | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
+    for mode in modes:
+        mode_rows = at(rows, mode)
+        scorers = [(("rule", off, bonus, weighted), dict(offset_out=off, offset_lexicon=bonus,
+                                                          detector_weighted=weighted, reranker=False))
+                   for off, bonus, weighted in rules]
+        if mode in rerankers:
+            scorers.append((("reranker",), dict(reranker=rerankers[mode])))
+        for name, kw in scorers:
+            scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
+                                                                 dec.confidence(c, **kw)) for c in cands]))
+                           for r, score, cands in mode_rows]
+            confs = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
+            for conf, thr in itertools.product(confs, [0.0, 0.3, 0.5]):
+                counts, outs, origs = defaultdict(Counts), [], []
+                for r, score, scored in scored_rows:
+                    keep = []
+                    if score >= thr:
+                        keep = [(e.start, e.end, e.after) for e in scored if e.confidence >= conf]
+                    gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
+                    counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
+                    if r["spinner"] == "none":
+                        outs.append(apply(r["spun"], keep))
+                        origs.append(r["original"])
+                f05 = [counts[sp].f(0.5) for sp in spinners]
+                results.append((sum(f05) / len(f05), damage_per_1000(outs, origs), (mode, name, conf, thr), f05))
+    print(f"{len(rows)} held-out tune sentences, {len(fit_rows)} fit sentences; settings with clean damage <= "
+          f"{args.max_damage} per 1,000 words, best first\n")
+    print("| branches at | confidence | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
           + " | mean | clean damage /1000 |")
-    print("|" + "---|" * (len(spinners) + 7))
-    ok = sorted((r for r in results if r[1] <= args.max_damage), reverse=True)
-    for mean, damage, setting, f05 in ok[:args.top]:
-        print("| " + " | ".join(str(x) for x in setting) + " | " + " | ".join(f"{f:.3f}" for f in f05)
+    print("|" + "---|" * (len(spinners) + 6))
+    ok = sorted((r for r in results if r[1] <= args.max_damage), key=lambda r: -r[0])
+    show = lambda name: "reranker" if name[0] == "reranker" else f"rule off {name[1]} lex {name[2]} weighted {name[3]}"
+    for mean, damage, (mode, name, conf, thr), f05 in ok[:args.top]:
+        print(f"| {mode} | {show(name)} | {conf} | {thr} | " + " | ".join(f"{f:.3f}" for f in f05)
               + f" | {mean:.3f} | {damage:.2f} |")
-    if ok:  # the F0.5 surface is flat at the top: of the settings near the best, take the least damage
-        near = [r for r in ok if r[0] >= ok[0][0] - args.tolerance]
-        mean, damage, setting, _ = min(near, key=lambda r: (r[1], -r[0]))
-        print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): offset out {setting[0]}, "
-              f"lexicon bonus {setting[1]}, detector weighted {setting[2]}, min confidence {setting[3]}, "
-              f"restore threshold {setting[4]} "
-              f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
+    for mode in modes:  # the best of each kind, for the record
+        for kind in ("rule", "reranker"):
+            best = [r for r in ok if r[2][0] == mode and r[2][1][0] == kind]
+            if best:
+                print(f"best {kind} at {mode}: mean F0.5 {best[0][0]:.3f}, damage {best[0][1]:.2f} ({best[0][2]})")
+    if not ok:
+        return
+    # the F0.5 surface is flat at the top: of the settings near the best, take the least damage
+    near = [r for r in ok if r[0] >= ok[0][0] - args.tolerance]
+    mean, damage, (mode, name, conf, thr), f05 = min(near, key=lambda r: (r[1], -r[0]))
+    print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): branches at {mode}, "
+          f"{show(name)}, min confidence {conf}, restore threshold {thr} "
+          f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
+    if args.write:
+        path = model_path("restorer") / "repair.json"
+        config = json.loads(path.read_text())
+        point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
+                 "pointed_branches": args.pointed, "pointed_at": mode}
+        if name[0] == "reranker":
+            point |= {"reranker": rerankers[mode], "detector_weighted": False,
+                      "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
+        else:
+            point |= {"reranker": None, "offset_out": name[1], "offset_lexicon": name[2], "detector_weighted": name[3]}
+        point |= {"chosen_by": "python " + " ".join(sys.argv) + f" ({len(rows)} held-out tune sentences, "
+                  f"{len(fit_rows)} fit sentences, never devbench): of the settings within {args.tolerance} mean "
+                  f"F0.5 of the best with clean damage <= {args.max_damage}, the least damage",
+                  "heldout_f05": {sp: round(f, 3) for sp, f in zip(spinners, f05)},
+                  "heldout_mean_f05": round(mean, 3), "heldout_clean_damage_per_1000": round(damage, 2)}
+        config["operating_point"] = point
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        print(f"wrote the operating point to {path}")
 
 
 if __name__ == "__main__":

@@ -309,3 +309,98 @@ def test_fast_restorer_is_the_decoder_without_pointed_branches(monkeypatch, deco
     finally:
         decoder.pointed_branches = opened
     assert decoder.name == "smollm2-restorer-v1"
+
+
+# -- the reranker and the branches at every span word -------------------------------------------
+
+def _cand(start, end, before, after, llr, **kw):
+    from repair.restore import Candidate
+
+    return Candidate(start, end, before, after, llr=llr, share=-0.5, pointed=kw.pop("pointed", 0.9),
+                     lexicon=kw.pop("lexicon", False), **kw)
+
+
+def test_candidates_are_ranked_among_those_at_the_same_word():
+    from repair.restore import _ranked
+
+    cands = [_cand(0, 4, "navy", "army", -2.0), _cand(0, 4, "navy", "military", 1.0),
+             _cand(9, 14, "jap", "eastern", -1.0), _cand(0, 4, "navy", "fleet", -0.5)]
+    assert [c.rank for c in _ranked(cands)] == [2, 0, 0, 1]
+
+
+def test_a_reranker_replaces_the_hand_rule(decoder):
+    """The confidence is the fitted logistic regression over the candidate's features where one is
+    given; ``reranker=False`` always gives the hand rule."""
+    import math
+
+    from repair.restore import RERANK_FEATURES, rerank_features
+
+    weights = [0.0] * len(RERANK_FEATURES)
+    weights[RERANK_FEATURES.index("bias")], weights[RERANK_FEATURES.index("lexicon")] = -1.0, 3.0
+    rr = {"features": list(RERANK_FEATURES), "weights": weights}
+    justified, plain = _cand(0, 4, "navy", "military", -3.0, lexicon=True), _cand(0, 4, "navy", "military", -3.0)
+    assert decoder.confidence(justified, reranker=rr) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert decoder.confidence(plain, reranker=rr) == pytest.approx(1 / (1 + math.exp(1.0)))
+    assert decoder.confidence(plain, reranker=False) == pytest.approx(1 / (1 + math.exp(3.0)))  # llr -3, pointed
+    features = dict(zip(RERANK_FEATURES, rerank_features(_cand(0, 8, "got here", "came", 25.0, rank=2))))
+    assert features["llr"] == 20.0 and features["words_before"] == 2 and features["rank0"] == 0.0
+
+
+@pytest.mark.model
+def test_a_reranker_fitted_on_other_features_is_refused(tmp_path):
+    import shutil
+
+    from repair.resources import model_path
+    from repair.restore import EditDecoder
+
+    shutil.copytree(model_path("restorer"), tmp_path / "restorer")
+    config = json.loads((tmp_path / "restorer" / "repair.json").read_text())
+    config["operating_point"]["reranker"] = {"features": ["bias", "llr"], "weights": [0.0, 1.0]}
+    (tmp_path / "restorer" / "repair.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="other features"):
+        EditDecoder(tmp_path / "restorer")
+
+
+def test_branches_at_every_word_of_a_span(decoder):
+    """With ``pointed_at="all"`` a detector span of several words gets branches at each of them (the
+    spinner's words may be two edits side by side); with "first", only at its first word."""
+    from repair.doc import Span
+
+    text = "The Individuals struggle ended in the jap region last 12 months."
+    start, end = text.index("Individuals"), text.index(" ended")
+    span = [Span(start, end, 0.95, text[start:end])]
+    second = text.index("struggle")
+    saved = decoder.pointed_branches, decoder.pointed_at
+    try:
+        decoder.pointed_branches, decoder.pointed_at = 2, "first"
+        (first,) = decoder.candidates_many([text], [span])
+        decoder.pointed_at = "all"
+        (every,) = decoder.candidates_many([text], [span])
+    finally:
+        decoder.pointed_branches, decoder.pointed_at = saved
+    assert not any(c.forced and c.start == second for c in first)
+    assert any(c.forced and c.start == second and not c.span_start for c in every)
+    assert all(c.span_start == (c.start == start) for c in every)
+
+
+def test_fit_reranker_learns_which_evidence_predicts_a_gold_edit():
+    """On candidates where exactly the lexicon-justified ones are the gold edits, the fitted weight
+    of the lexicon feature is large and positive, and the fitted probabilities separate the two."""
+    import math
+
+    from repair.restore import RERANK_FEATURES, rerank_confidence
+
+    tune = load_script("tune_restorer")
+    rows = []
+    for i in range(40):
+        spun = f"the navy {i} left"
+        gold = [{"start": 4, "end": 8, "original": "military", "spun": "navy"}]
+        cands = [_cand(4, 8, "navy", "military", -1.0 + (i % 5) / 5, lexicon=True),
+                 _cand(4, 8, "navy", "fleet", -1.0 + (i % 7) / 7, rank=1)]
+        rows.append(({"spun": spun, "edits": gold}, 0.9, cands))
+    rr = tune.fit_reranker(rows)
+    assert rr["features"] == list(RERANK_FEATURES) and rr["positives"] == 40 and rr["candidates"] == 80
+    assert rr["weights"][RERANK_FEATURES.index("lexicon")] > 1.0
+    good, bad = rows[0][2]
+    assert rerank_confidence(rr, good) > 0.9 > 0.1 > rerank_confidence(rr, bad)
+    assert all(math.isfinite(w) for w in rr["weights"])
