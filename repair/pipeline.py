@@ -169,7 +169,7 @@ class Repairer:
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for _, s in todo]
         with self._lock:
             if hasattr(restorer, "restore_many"):
-                proposed = restorer.restore_many([s.text for _, s in todo], local)
+                proposed = restorer.restore_many([s.text for _, s in todo], local, [s.score for _, s in todo])
             else:
                 proposed = [restorer.restore(s.text, sp) for (_, s), sp in zip(todo, local)]
         edits: list[list[Edit]] = [[] for _ in texts]

@@ -45,7 +45,8 @@ class Candidate:
     either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``. ``forced``: the
     branch was opened at a detector span, not by the model's own preference. ``span_start``: the edit
     begins at the first word of a detector span. ``rank``: 0 for the likeliest of the edits that begin
-    at the same word, 1 for the next, ..."""
+    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence (1.0
+    when there was no detector evidence either way)."""
 
     start: int
     end: int
@@ -58,6 +59,7 @@ class Candidate:
     forced: bool = False
     span_start: bool = False
     rank: int = 0
+    sentence: float = 1.0
 
 
 class Restorer(Protocol):
@@ -189,7 +191,7 @@ class _Branch:
 # what the reranker (a logistic regression fitted by scripts/tune_restorer.py) reads of a candidate
 RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
-                   "words_after", "capitalised")
+                   "words_after", "capitalised", "sentence", "sentence_unpointed")
 
 
 def rerank_features(c: Candidate) -> list[float]:
@@ -199,7 +201,8 @@ def rerank_features(c: Candidate) -> list[float]:
     zb, za = _zipf(b[0].lower()), _zipf(a[0].lower())
     return [1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
             float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
-            zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b))]
+            zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
+            c.sentence, c.sentence * float(c.pointed is None)]
 
 
 def rerank_confidence(reranker: dict, c: Candidate) -> float:
@@ -277,12 +280,14 @@ class EditDecoder:
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
         return self.restore_many([sentence], [spans])[0]
 
-    def restore_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None) -> list[list[LocalEdit]]:
+    def restore_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None,
+                     scores: list[float] | None = None) -> list[list[LocalEdit]]:
         """Candidate edits for each sentence (``spans``: the detector's, offsets into each sentence;
-        None means no detector evidence either way). Confidences are for the caller to threshold;
-        of overlapping edits the most confident is kept."""
+        None means no detector evidence either way; ``scores``: the detector's sentence scores, by
+        default the highest span score). Confidences are for the caller to threshold; of overlapping
+        edits the most confident is kept."""
         return [non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c)) for c in cands])
-                for cands in self.candidates_many(sentences, spans)]
+                for cands in self.candidates_many(sentences, spans, scores)]
 
     def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,
                    detector_weighted: bool | None = None, reranker: dict | None | bool = True) -> float:
@@ -310,13 +315,17 @@ class EditDecoder:
             conf = max(conf, sigmoid(math.log(p / (1 - p)) + bonus))
         return conf
 
-    def candidates_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None) -> list[list[Candidate]]:
+    def candidates_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None,
+                        scores: list[float] | None = None) -> list[list[Candidate]]:
         """Every edit the decoder can justify in each sentence, with its evidence (see :class:`Candidate`),
         before any confidence is computed; overlapping candidates are all kept."""
         spans = spans or [None] * len(sentences)
+        if scores is None:
+            scores = [1.0 if sp is None else max((p.score for p in sp), default=0.0) for sp in spans]
         out: list[list[Candidate]] = []
         for b in range(0, len(sentences), self.batch_size):
-            out += self._batch(sentences[b:b + self.batch_size], spans[b:b + self.batch_size])
+            out += [[replace(c, sentence=score) for c in cands] for cands, score in zip(
+                self._batch(sentences[b:b + self.batch_size], spans[b:b + self.batch_size]), scores[b:b + self.batch_size])]
         return out
 
     # -- one batch of sentences ---------------------------------------------------------------

@@ -55,8 +55,8 @@ def decode(rep, recs):
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
     spans = [[p for s in report.sentences for p in s.spans] for report in reports]
-    return [(r, report.score if not report.sentences else max(s.score for s in report.sentences), cands)
-            for r, report, cands in zip(recs, reports, rep.restorer.candidates_many(texts, spans))]
+    scores = [report.score if not report.sentences else max(s.score for s in report.sentences) for report in reports]
+    return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
 
 
 def at(rows, pointed_at: str):
@@ -66,18 +66,21 @@ def at(rows, pointed_at: str):
     return [(r, s, _ranked([c for c in cands if not c.forced or c.span_start])) for r, s, cands in rows]
 
 
-def fit_reranker(rows, l2: float = 1e-3) -> dict:
-    """Logistic regression: is this candidate exactly a gold edit? Fitted with L-BFGS on standardized
-    features; the weights returned apply to the raw features."""
+def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3) -> dict:
+    """Logistic regression: is this candidate exactly a gold edit? Candidates in clean sentences weigh
+    ``clean_weight`` times the others (an edit to good text costs an editor more than a missed one).
+    Fitted with L-BFGS on standardized features; the weights returned apply to the raw features."""
     import torch
 
-    xs, ys = [], []
+    xs, ys, weight = [], [], []
     for r, _, cands in rows:
         gold = canonical([(g["start"], g["end"], g["original"]) for g in r["edits"]], r["spun"])
         for c in cands:
             xs.append(rerank_features(c))
             ys.append(float(bool(canonical([(c.start, c.end, c.after)], r["spun"]) & gold)))
+            weight.append(clean_weight if r["spinner"] == "none" else 1.0)
     x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
+    wt = torch.tensor(weight, dtype=torch.float64)
     mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
     mu[0], sd[0] = 0.0, 1.0  # the bias column
     z = (x - mu) / sd
@@ -86,7 +89,8 @@ def fit_reranker(rows, l2: float = 1e-3) -> dict:
 
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(z @ w, y) + l2 * (w[1:] ** 2).sum()
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(z @ w, y, reduction="none")
+        loss = (bce * wt).sum() / wt.sum() + l2 * (w[1:] ** 2).sum()
         loss.backward()
         return loss
 
@@ -94,7 +98,7 @@ def fit_reranker(rows, l2: float = 1e-3) -> dict:
     raw = (w.detach() / sd)
     raw[0] = w.detach()[0] - (w.detach()[1:] * mu[1:] / sd[1:]).sum()
     return {"features": list(RERANK_FEATURES), "weights": [round(v, 6) for v in raw.tolist()],
-            "candidates": len(ys), "positives": int(sum(ys))}
+            "clean_weight": clean_weight, "candidates": len(ys), "positives": int(sum(ys))}
 
 
 def main():
@@ -105,6 +109,8 @@ def main():
     ap.add_argument("--fit-per-spinner", type=int, default=0, help="sentences per spinner to fit the reranker on "
                     "(0: no reranker)")
     ap.add_argument("--fit-clean", type=int, default=0)
+    ap.add_argument("--clean-weights", type=float, nargs="+", default=[1.0, 3.0, 10.0, 20.0, 30.0, 60.0],
+                    help="weights of clean-sentence candidates in the reranker's loss (each is fitted and measured)")
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
     ap.add_argument("--pointed-at", choices=["first", "all"], default="first",
@@ -138,20 +144,21 @@ def main():
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
     rules = [(off, bonus, weighted) for off, bonus, weighted in
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])]
-    rerankers = {mode: fit_reranker(at(fit_rows, mode)) for mode in modes} if fit_rows else {}
+    rerankers = {(mode, w): fit_reranker(at(fit_rows, mode), w) for mode in modes for w in args.clean_weights
+                 if fit_rows}
     results = []
     for mode in modes:
         mode_rows = at(rows, mode)
         scorers = [(("rule", off, bonus, weighted), dict(offset_out=off, offset_lexicon=bonus,
                                                           detector_weighted=weighted, reranker=False))
                    for off, bonus, weighted in rules]
-        if mode in rerankers:
-            scorers.append((("reranker",), dict(reranker=rerankers[mode])))
+        scorers += [(("reranker", w), dict(reranker=rerankers[mode, w])) for w in args.clean_weights
+                    if (mode, w) in rerankers]
         for name, kw in scorers:
             scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
                                                                  dec.confidence(c, **kw)) for c in cands]))
                            for r, score, cands in mode_rows]
-            confs = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
+            confs = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
             for conf, thr in itertools.product(confs, [0.0, 0.3, 0.5]):
                 counts, outs, origs = defaultdict(Counts), [], []
                 for r, score, scored in scored_rows:
@@ -171,7 +178,8 @@ def main():
           + " | mean | clean damage /1000 |")
     print("|" + "---|" * (len(spinners) + 6))
     ok = sorted((r for r in results if r[1] <= args.max_damage), key=lambda r: -r[0])
-    show = lambda name: "reranker" if name[0] == "reranker" else f"rule off {name[1]} lex {name[2]} weighted {name[3]}"
+    show = lambda name: (f"reranker clean weight {name[1]}" if name[0] == "reranker"
+                         else f"rule off {name[1]} lex {name[2]} weighted {name[3]}")
     for mean, damage, (mode, name, conf, thr), f05 in ok[:args.top]:
         print(f"| {mode} | {show(name)} | {conf} | {thr} | " + " | ".join(f"{f:.3f}" for f in f05)
               + f" | {mean:.3f} | {damage:.2f} |")
@@ -194,7 +202,7 @@ def main():
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
                  "pointed_branches": args.pointed, "pointed_at": mode}
         if name[0] == "reranker":
-            point |= {"reranker": rerankers[mode], "detector_weighted": False,
+            point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
                       "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
         else:
             point |= {"reranker": None, "offset_out": name[1], "offset_lexicon": name[2], "detector_weighted": name[3]}

@@ -20,6 +20,15 @@ def decoder(repairer):
     return repairer.restorer  # the shipped adapter, as the default Repairer loads it
 
 
+@pytest.fixture
+def rule(decoder):
+    """The shipped decoder with the hand confidence rule instead of its fitted reranker."""
+    saved = decoder.reranker
+    decoder.reranker = None
+    yield decoder
+    decoder.reranker = saved
+
+
 # -- rules that need no model ------------------------------------------------------------------
 
 @pytest.mark.parametrize("sentence, before, after, why", [
@@ -186,9 +195,10 @@ def test_output_never_wanders(decoder):
     assert not any(e.before in ("Rice", "25") for e in edits)
 
 
-def test_detector_spans_and_the_lexicon_raise_confidence(decoder):
+def test_detector_spans_and_the_lexicon_raise_confidence(rule):
     from repair.doc import Span
 
+    decoder = rule
     text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
     start = text.index("assist")
     pointed = {e.before: e.confidence for e in decoder.restore(text, [Span(start, start + 6, 0.9, "assist")])}
@@ -203,11 +213,12 @@ def test_detector_spans_and_the_lexicon_raise_confidence(decoder):
     assert decoder.justified("assist", "help") and plain["assist"] < unpointed["assist"]
 
 
-def test_detector_spans_open_branches_the_model_would_not(decoder):
+def test_detector_spans_open_branches_the_model_would_not(rule):
     """Where the model alone would copy ("got here"), the detector's span still gets a candidate, whose
     two-way confidence says how much the model believes it (here too little for the default threshold)."""
     from repair.doc import Span
 
+    decoder = rule
     text = "Blinken got here to Astana on Tuesday."
     start = text.index("got here")
     span = [Span(start, start + 8, 0.9, "got here")]
@@ -223,7 +234,7 @@ def test_detector_spans_open_branches_the_model_would_not(decoder):
     assert decoder.restore(text, []) == []  # no span, no branch
 
 
-def test_detector_weighting_trusts_the_detector_on_whether_and_the_model_on_what(decoder):
+def test_detector_weighting_trusts_the_detector_on_whether_and_the_model_on_what(rule):
     """With detector weighting, an edit at a pointed word may take P(spun) * P(edit | spun): a model
     that would rather copy (llr -3) but puts 90% of its non-copy mass on one word gets about 0.81 where
     the detector is 90% sure; words the detector does not point at keep the two-way posterior."""
@@ -231,6 +242,7 @@ def test_detector_weighting_trusts_the_detector_on_whether_and_the_model_on_what
 
     from repair.restore import Candidate
 
+    decoder = rule
     pointed = Candidate(0, 4, "navy", "military", llr=-3.0, share=math.log(0.9), pointed=0.9, lexicon=False)
     plain = decoder.confidence(pointed, detector_weighted=False)
     weighted = decoder.confidence(pointed, detector_weighted=True)
@@ -243,11 +255,12 @@ def test_detector_weighting_trusts_the_detector_on_whether_and_the_model_on_what
     assert decoder.confidence(justified, detector_weighted=True, offset_lexicon=2.0) > weighted
 
 
-def test_detector_weighting_on_the_real_model(decoder):
+def test_detector_weighting_on_the_real_model(rule):
     """The model alone would copy "got here" (two-way confidence 0.07); pointed at by a 0.95 span, "came"
     takes 0.95 times its share of the model's non-copy paths (about half), several times more."""
     from repair.doc import Span
 
+    decoder = rule
     text = "Blinken got here to Astana on Tuesday."
     start = text.index("got here")
     span = [Span(start, start + 8, 0.95, "got here")]
@@ -281,6 +294,7 @@ def test_the_operating_point_comes_with_the_weights(repairer, decoder):
     assert (decoder.margin, decoder.offset_out, decoder.offset_lexicon) == \
         (point["margin"], point["offset_out"], point["offset_lexicon"])
     assert (decoder.pointed_branches, decoder.detector_weighted) == (point["pointed_branches"], point["detector_weighted"])
+    assert (decoder.pointed_at, decoder.reranker) == (point["pointed_at"], point["reranker"])
     assert repairer.edit_confidence == point["min_confidence"] and repairer.restore_floor == point["restore_threshold"]
     from repair import Repairer
 
@@ -404,3 +418,13 @@ def test_fit_reranker_learns_which_evidence_predicts_a_gold_edit():
     good, bad = rows[0][2]
     assert rerank_confidence(rr, good) > 0.9 > 0.1 > rerank_confidence(rr, bad)
     assert all(math.isfinite(w) for w in rr["weights"])
+
+
+def test_candidates_carry_the_sentence_score(decoder):
+    """The reranker reads the detector's sentence score: given, else the highest span score (0 when the
+    detector pointed nowhere), else 1.0 where there is no detector evidence either way."""
+    text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
+    (given,), (unknown,), (nowhere,) = (decoder.candidates_many([text], [[]], [0.3]), decoder.candidates_many([text]),
+                                        decoder.candidates_many([text], [[]]))
+    assert given and {c.sentence for c in given} == {0.3}
+    assert {c.sentence for c in unknown} == {1.0} and {c.sentence for c in nowhere} == {0.0}
