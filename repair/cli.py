@@ -97,7 +97,7 @@ ThresholdOpt = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, show_de
                                  "sentences flagged].")
 ConfidenceOpt = typer.Option(None, "--min-confidence", "-c", min=0.0, max=1.0, show_default=False,
                              help="Withhold edits less confident than this [default: the restorer's tuned "
-                                  "operating point, 0.93 for the shipped one].")
+                                  "operating point, 0.25 for the shipped one].")
 RestoreOpt = typer.Option(None, "--restore-threshold", "-r", min=0.0, max=1.0, show_default=False,
                           help="Also restore unflagged sentences scoring at least this [default: the restorer's "
                                "tuned operating point, 0.5 for the shipped one].")

@@ -130,10 +130,10 @@ def test_shared_between_threads(repairer):
 
 
 def test_seed_002_restorations(seed_results):
-    """At the shipped operating point (min confidence 0.93) the restorer gets two canonical pairs of
-    issue 5 on 002 (12 months→year, overseas→foreign) and the plain tells, and makes no edit at all
-    on the four clean seeds. Raise the bar as it improves."""
-    edits = {(e.before, e.after) for e in seed_results["002"].edits}
+    """At the shipped operating point the restorer gets two canonical pairs of issue 5 on 002 (12
+    months→year, overseas→foreign) and the plain tells, and makes no edit at all on the four clean
+    seeds. Raise the bar as it improves."""
+    edits = {(e.before.lower(), e.after.lower()) for e in seed_results["002"].edits}
     assert {("12 months", "year"), ("overseas", "foreign")} <= edits, edits
     assert {("mentioned", "said"), ("additionally", "also"), ("assist", "help")} <= edits, edits
     assert len(seed_results["002"].edits) <= 25, edits  # a few edits per sentence at most, not a rewrite

@@ -163,20 +163,25 @@ def test_shipped_adapter_is_small():
     assert total < 40_000_000
 
 
-def test_restores_the_spinner_tells(decoder):
+def test_restores_the_spinner_tells(repairer):
+    """At the shipped operating point, with the detector's evidence (the reranker is fitted on it)."""
     sentence = "The Individuals have pledged $25 million in new financial support to the area, he mentioned."
-    edits = decoder.restore(sentence)
-    assert {(e.before, e.after) for e in edits if e.confidence >= 0.85} == {("Individuals", "Americans"),
-                                                                             ("mentioned", "said")}, edits
-    assert "$25 million" in apply_edits(sentence, [e.shifted(0) for e in edits])
+    result = repairer.fix(sentence)
+    assert ("mentioned", "said") in {(e.before, e.after) for e in result.edits}, result.edits
+    assert "$25 million" in result.text
+    # "Individuals" -> "Americans" is among the candidates, but the reranker withholds it: it lies inside
+    # the detector's span "The Individuals", not at its first word, which on held-out data is mostly a wrong guess
+    spans = repairer.check(sentence).sentences[0].spans
+    cands = repairer.restorer.candidates_many([sentence], [spans])[0]
+    assert ("Individuals", "Americans") in {(c.before, c.after) for c in cands}, cands
 
 
-def test_clean_input_comes_back_unchanged(decoder):
+def test_clean_input_comes_back_unchanged(repairer):
     clean = ["Mr. Blinken met the foreign ministers of five countries in Astana on Tuesday.",
              "The United States has given the region more than $9 billion in aid since 1991, officials said.",
              "“We are not asking anyone to choose,” he told reporters at a news conference."]
-    for sentence, edits in zip(clean, decoder.restore_many(clean)):
-        assert [e for e in edits if e.confidence >= 0.85] == [], (sentence, edits)
+    for sentence, result in zip(clean, repairer.fix_many(clean, min_confidence=0.0)):
+        assert [e for e in result.edits if e.confidence >= repairer.edit_confidence] == [], (sentence, result.edits)
 
 
 def test_output_never_wanders(decoder):
@@ -411,7 +416,7 @@ def test_fit_reranker_learns_which_evidence_predicts_a_gold_edit():
         gold = [{"start": 4, "end": 8, "original": "military", "spun": "navy"}]
         cands = [_cand(4, 8, "navy", "military", -1.0 + (i % 5) / 5, lexicon=True),
                  _cand(4, 8, "navy", "fleet", -1.0 + (i % 7) / 7, rank=1)]
-        rows.append(({"spun": spun, "edits": gold}, 0.9, cands))
+        rows.append(({"spun": spun, "edits": gold, "spinner": "moby"}, 0.9, cands))
     rr = tune.fit_reranker(rows)
     assert rr["features"] == list(RERANK_FEATURES) and rr["positives"] == 40 and rr["candidates"] == 80
     assert rr["weights"][RERANK_FEATURES.index("lexicon")] > 1.0
