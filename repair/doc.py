@@ -53,11 +53,16 @@ class Signature:
     restorer: str | None
     threshold: float
     version: str
+    min_confidence: float | None = None  # a fix's knobs: edits below this were withheld ...
+    restore_threshold: float | None = None  # ... and sentences scoring below this (and unflagged) not restored
 
     def __str__(self) -> str:
         parts = [f"repair:{self.version}", f"detector:{self.detector}", f"threshold:{self.threshold:g}"]
         if self.restorer:
             parts.insert(2, f"restorer:{self.restorer}")
+            parts += [f"{name}:{value:g}" for name, value in (("min-confidence", self.min_confidence),
+                                                               ("restore-threshold", self.restore_threshold))
+                      if value is not None]
         return "|".join(parts)
 
 

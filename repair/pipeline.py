@@ -96,7 +96,8 @@ class Repairer:
         operating point (``models/restorer/repair.json``), else ``DEFAULT_MIN_CONFIDENCE``."""
         if self.min_confidence is not None:
             return self.min_confidence
-        return getattr(self.restorer, "min_confidence", None) or DEFAULT_MIN_CONFIDENCE
+        point = getattr(self.restorer, "min_confidence", None)
+        return DEFAULT_MIN_CONFIDENCE if point is None else point
 
     @property
     def restore_floor(self) -> float:
@@ -107,8 +108,11 @@ class Repairer:
         point = getattr(self.restorer, "restore_threshold", None)
         return self.threshold if point is None else point
 
-    def signature(self, restorer: bool) -> Signature:
-        return Signature(self.detector.name, self.restorer.name if restorer else None, self.threshold, __version__)
+    def signature(self, threshold: float, min_confidence: float | None = None,
+                  restore_threshold: float | None = None) -> Signature:
+        """How a check (no ``min_confidence``) or a fix was computed: models and every knob that changes it."""
+        restorer = self.restorer.name if min_confidence is not None else None
+        return Signature(self.detector.name, restorer, threshold, __version__, min_confidence, restore_threshold)
 
     def _validate(self, text: str) -> None:
         if not isinstance(text, str):
@@ -138,7 +142,7 @@ class Repairer:
         """Detection only: every sentence with its spin score, flag and suspicious spans."""
         self._validate(text)
         threshold = self.threshold if threshold is None else threshold
-        return Report(text, self._sentences(text, threshold), self.signature(False))
+        return Report(text, self._sentences(text, threshold), self.signature(threshold))
 
     def check_many(self, texts: list[str], *, threshold: float | None = None,
                    max_sentences: int | None = None) -> list[Report]:
@@ -147,7 +151,7 @@ class Repairer:
         for t in texts:
             self._validate(t)
         threshold = self.threshold if threshold is None else threshold
-        sig = self.signature(False)
+        sig = self.signature(threshold)
         return [Report(t, s, sig) for t, s in zip(texts, self._sentences_many(texts, threshold, max_sentences))]
 
     def fix(self, text: str, *, threshold: float | None = None, min_confidence: float | None = None) -> Result:
@@ -175,5 +179,5 @@ class Repairer:
         edits: list[list[Edit]] = [[] for _ in texts]
         for (d, sent), props in zip(todo, proposed):
             edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
-        sig = self.signature(True)
+        sig = self.signature(threshold, min_conf, floor)
         return [Result(t, apply_edits(t, e), s, e, sig) for t, s, e in zip(texts, docs, edits)]

@@ -67,6 +67,7 @@ def test_the_default_threshold_is_the_detectors_and_a_given_one_wins(repairer):
 
     assert repairer.threshold == repairer.detector.threshold > 0.5  # the shipped operating point
     assert f"threshold:{repairer.threshold:g}" in str(repairer.check("Short.").signature)
+    assert "threshold:0.3|" in str(repairer.check("Short.", threshold=0.3).signature) + "|"  # the one used
     text = "Officials say the struggle has pushed the area to search for different companions."
     score = repairer.check(text).sentences[0].score
     assert repairer.check(text, threshold=score).sentences[0].flagged
@@ -138,3 +139,12 @@ def test_seed_002_restorations(seed_results):
     assert {("mentioned", "said"), ("additionally", "also"), ("assist", "help")} <= edits, edits
     assert len(seed_results["002"].edits) <= 25, edits  # a few edits per sentence at most, not a rewrite
     assert all(not r.edits for k, r in seed_results.items() if k != "002")
+
+
+def test_a_fix_signature_names_the_knobs_it_ran_with(repairer):
+    """Two fixes at different minimum confidences are different systems: their signatures differ."""
+    default = str(repairer.fix("Short.").signature)
+    assert f"min-confidence:{repairer.edit_confidence:g}" in default
+    assert f"restore-threshold:{min(repairer.threshold, repairer.restore_floor):g}" in default
+    strict = str(repairer.fix("Short.", min_confidence=0.9, threshold=0.6).signature)
+    assert "min-confidence:0.9" in strict and "threshold:0.6|" in strict and strict != default
