@@ -322,10 +322,12 @@ class EditDecoder:
         spans = spans or [None] * len(sentences)
         if scores is None:
             scores = [1.0 if sp is None else max((p.score for p in sp), default=0.0) for sp in spans]
-        out: list[list[Candidate]] = []
-        for b in range(0, len(sentences), self.batch_size):
-            out += [[replace(c, sentence=score) for c in cands] for cands, score in zip(
-                self._batch(sentences[b:b + self.batch_size], spans[b:b + self.batch_size]), scores[b:b + self.batch_size])]
+        out: list[list[Candidate]] = [[] for _ in sentences]
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
+        for b in range(0, len(order), self.batch_size):
+            idx = order[b:b + self.batch_size]
+            for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx])):
+                out[i] = [replace(c, sentence=scores[i]) for c in cands]
         return out
 
     # -- one batch of sentences ---------------------------------------------------------------
@@ -451,8 +453,13 @@ class EditDecoder:
                 br.generated.append(int(tok[i]))
                 br.logp += float(lp[i])
                 self._check_sync(br, sentences[br.row], drafts[br.row], END_ID)
-            if all(br.done for br in branches) or step == self.max_new_tokens - 1:
+            live = [i for i, br in enumerate(branches) if not br.done]
+            if not live or step == self.max_new_tokens - 1:
                 break
+            if len(live) < len(branches):  # finished branches leave the batch (most re-join within a word)
+                keep = torch.tensor(live)
+                branches, tok, att = [branches[i] for i in live], tok[keep], att[keep]
+                kv.batch_select_indices(keep.to(self.device))
             att = torch.cat([att, torch.ones((len(branches), 1), dtype=att.dtype)], 1)
             pos = torch.tensor([[br.prefix + step] for br in branches])
             with torch.inference_mode():

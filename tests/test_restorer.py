@@ -200,6 +200,33 @@ def test_output_never_wanders(decoder):
     assert not any(e.before in ("Rice", "25") for e in edits)
 
 
+def test_candidates_do_not_depend_on_batching_or_order(decoder):
+    """Finished branches leave the generation batch and sentences are batched by length: neither may
+    change a candidate (one branch at a time, in reversed order, gives the same ones)."""
+    from repair.segment import default_segmenter
+
+    text = (ROOT / "seeds" / "002.txt").read_text(encoding="utf-8")
+    sentences = [text[a:b] for a, b in default_segmenter().sentences(text)]
+
+    def key(cands):
+        return sorted((c.start, c.end, c.after) for c in cands)
+
+    def llrs(cands):
+        return [c.llr for c in sorted(cands, key=lambda c: (c.start, c.end, c.after))]
+
+    batched = decoder.candidates_many(sentences)
+    saved = decoder.branch_batch
+    try:
+        decoder.branch_batch = 1
+        single = decoder.candidates_many(sentences[::-1])[::-1]
+    finally:
+        decoder.branch_batch = saved
+    assert sum(map(len, batched)) >= 3
+    assert [key(c) for c in batched] == [key(c) for c in single]
+    for a, b in zip(batched, single):
+        assert llrs(a) == pytest.approx(llrs(b), abs=1e-3)
+
+
 def test_detector_spans_and_the_lexicon_raise_confidence(rule):
     from repair.doc import Span
 
