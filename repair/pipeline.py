@@ -10,7 +10,7 @@ from functools import cached_property
 
 from . import __version__
 from .detect import Detector, EncoderDetector, LMLexiconDetector
-from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits
+from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, document_score
 from .lexicon import Lexicon, default_lexicon
 from .lm import LanguageModel
 from .resources import model_path
@@ -158,22 +158,33 @@ class Repairer:
         """Detection plus restoration. Edits below ``min_confidence`` are withheld."""
         return self.fix_many([text], threshold=threshold, min_confidence=min_confidence)[0]
 
-    def fix_many(self, texts: list[str], *, threshold: float | None = None,
-                 min_confidence: float | None = None) -> list[Result]:
-        """:meth:`fix` for many documents at once: detection and restoration are batched across them."""
+    def fix_many(self, texts: list[str], *, threshold: float | None = None, min_confidence: float | None = None,
+                 document_scores: list[float] | None = None) -> list[Result]:
+        """:meth:`fix` for many documents at once: detection and restoration are batched across them.
+
+        The restorer weighs each sentence's edits by its document's score as well (spinners spin whole
+        articles). Where ``texts`` are parts of longer documents (an editor's selection, one paragraph at
+        a time), pass ``document_scores``: the score of the document each text comes from
+        (``check(document).score``); by default each text is its own document."""
         for t in texts:
             self._validate(t)
+        if document_scores is not None and len(document_scores) != len(texts):
+            raise ValueError(f"{len(document_scores)} document scores for {len(texts)} texts")
         threshold = self.threshold if threshold is None else threshold
         with self._lock:
             restorer = self.restorer  # loaded on first use, once; its operating point gives the defaults below
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
         floor = min(threshold, self.restore_floor)
         docs = self._sentences_many(texts, threshold)
+        pooled = document_scores
+        if pooled is None:  # each text is its own document
+            pooled = [document_score([s.score for s in sents]) for sents in docs]
         todo = [(d, s) for d, sents in enumerate(docs) for s in sents if s.score >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for _, s in todo]
         with self._lock:
             if hasattr(restorer, "restore_many"):
-                proposed = restorer.restore_many([s.text for _, s in todo], local, [s.score for _, s in todo])
+                proposed = restorer.restore_many([s.text for _, s in todo], local, [s.score for _, s in todo],
+                                                 [pooled[d] for d, _ in todo])
             else:
                 proposed = [restorer.restore(s.text, sp) for (_, s), sp in zip(todo, local)]
         edits: list[list[Edit]] = [[] for _ in texts]

@@ -45,8 +45,10 @@ class Candidate:
     either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``. ``forced``: the
     branch was opened at a detector span, not by the model's own preference. ``span_start``: the edit
     begins at the first word of a detector span. ``rank``: 0 for the likeliest of the edits that begin
-    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence (1.0
-    when there was no detector evidence either way)."""
+    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence, and
+    ``document`` its pooled score of the whole document (:func:`repair.doc.document_score`; spinners
+    spin whole articles, so a sentence of a spun article is likelier spun); 1.0 when there was no
+    detector evidence either way."""
 
     start: int
     end: int
@@ -60,6 +62,7 @@ class Candidate:
     span_start: bool = False
     rank: int = 0
     sentence: float = 1.0
+    document: float = 1.0
 
 
 class Restorer(Protocol):
@@ -188,26 +191,29 @@ class _Branch:
     forced: int | None = None  # first token, when the branch is opened at a detector span (not by the model)
 
 
-# what the reranker (a logistic regression fitted by scripts/tune_restorer.py) reads of a candidate
+# what the reranker (a logistic regression fitted by scripts/tune_restorer.py) may read of a candidate;
+# a fitted reranker names the features it reads (``reranker["features"]``, a subset of these)
 RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
-                   "words_after", "capitalised", "sentence", "sentence_unpointed")
+                   "words_after", "capitalised", "sentence", "sentence_unpointed", "document")
 
 
-def rerank_features(c: Candidate) -> list[float]:
-    """The candidate's evidence as the reranker's inputs, in the order of :data:`RERANK_FEATURES`."""
+def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
+    """The candidate's evidence as the reranker's inputs, in the order of ``names`` (see :data:`RERANK_FEATURES`)."""
     llr, share = max(min(c.llr, 20.0), -20.0), max(c.share, -20.0)
     b, a = c.before.split(), c.after.split()
     zb, za = _zipf(b[0].lower()), _zipf(a[0].lower())
-    return [1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
-            float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
-            zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
-            c.sentence, c.sentence * float(c.pointed is None)]
+    values = dict(zip(RERANK_FEATURES, (
+        1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
+        float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
+        zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
+        c.sentence, c.sentence * float(c.pointed is None), c.document)))
+    return [values[n] for n in names]
 
 
 def rerank_confidence(reranker: dict, c: Candidate) -> float:
     """P(the candidate gives back the original word) by the fitted reranker (``operating_point.reranker``)."""
-    z = sum(w * x for w, x in zip(reranker["weights"], rerank_features(c)))
+    z = sum(w * x for w, x in zip(reranker["weights"], rerank_features(c, reranker["features"])))
     return sigmoid(z)
 
 
@@ -266,8 +272,9 @@ class EditDecoder:
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
         self.pointed_at = point["pointed_at"] if pointed_at is None else pointed_at  # "first" or "all" span words
         self.reranker = point["reranker"]  # None: the hand rule of confidence()
-        if self.reranker is not None and list(self.reranker["features"]) != list(RERANK_FEATURES):
-            raise ValueError(f"{adapter_dir}: the reranker was fitted on other features than this version reads")
+        if self.reranker is not None and not set(self.reranker["features"]) <= set(RERANK_FEATURES):
+            unknown = sorted(set(self.reranker["features"]) - set(RERANK_FEATURES))
+            raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
         self._tuned_branches = point["pointed_branches"]
 
     @property
@@ -281,13 +288,14 @@ class EditDecoder:
         return self.restore_many([sentence], [spans])[0]
 
     def restore_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None,
-                     scores: list[float] | None = None) -> list[list[LocalEdit]]:
+                     scores: list[float] | None = None, documents: list[float] | None = None) -> list[list[LocalEdit]]:
         """Candidate edits for each sentence (``spans``: the detector's, offsets into each sentence;
         None means no detector evidence either way; ``scores``: the detector's sentence scores, by
-        default the highest span score). Confidences are for the caller to threshold; of overlapping
+        default the highest span score; ``documents``: the score of each sentence's document, by
+        default its sentence score). Confidences are for the caller to threshold; of overlapping
         edits the most confident is kept."""
         return [non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c)) for c in cands])
-                for cands in self.candidates_many(sentences, spans, scores)]
+                for cands in self.candidates_many(sentences, spans, scores, documents)]
 
     def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,
                    detector_weighted: bool | None = None, reranker: dict | None | bool = True) -> float:
@@ -316,18 +324,19 @@ class EditDecoder:
         return conf
 
     def candidates_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None,
-                        scores: list[float] | None = None) -> list[list[Candidate]]:
+                        scores: list[float] | None = None, documents: list[float] | None = None) -> list[list[Candidate]]:
         """Every edit the decoder can justify in each sentence, with its evidence (see :class:`Candidate`),
         before any confidence is computed; overlapping candidates are all kept."""
         spans = spans or [None] * len(sentences)
         if scores is None:
             scores = [1.0 if sp is None else max((p.score for p in sp), default=0.0) for sp in spans]
+        documents = scores if documents is None else documents
         out: list[list[Candidate]] = [[] for _ in sentences]
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
             for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx])):
-                out[i] = [replace(c, sentence=scores[i]) for c in cands]
+                out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
         return out
 
     # -- one batch of sentences ---------------------------------------------------------------

@@ -9,6 +9,7 @@ is reported per spinner; edit metrics follow ERRANT/M2 exact matching (see repai
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import random
 import resource
@@ -57,10 +58,25 @@ class Pipeline:
     def __init__(self, repairer, name):
         self.repairer, self.name = repairer, name
 
-    def run_many(self, texts, batch=32):
+    def run_many(self, texts, batch=32, documents=None):
+        """``documents``: the text of every sentence of each text's document, which the restorer weighs
+        (``Repairer.fix_many(document_scores=...)``): devbench's sentences are parts of articles."""
+        scores = None
+        if documents is not None:
+            from repair.doc import document_score
+
+            known = {}
+            for doc in documents:
+                known.setdefault(tuple(doc), None)
+            flat = [s for doc in known for s in doc]
+            detected = iter(r.score for r in self.repairer.check_many(flat))
+            for doc in known:
+                known[doc] = document_score([next(detected) for _ in doc])
+            scores = [known[tuple(doc)] for doc in documents]
         out = []
         for b in range(0, len(texts), batch):
-            for res in self.repairer.fix_many(texts[b:b + batch]):
+            context = None if scores is None else scores[b:b + batch]
+            for res in self.repairer.fix_many(texts[b:b + batch], document_scores=context):
                 score = max((s.score for s in res.sentences), default=0.0)
                 # words at p >= 0.5, the encoder detector's span threshold (v0 reports every lexicon site)
                 spans = [(p.start, p.end) for s in res.sentences for p in s.spans if p.score >= SPAN_THRESHOLD]
@@ -125,13 +141,19 @@ def apply(text, edits):
     return "".join(out + [text[pos:]])
 
 
-def evaluate(system, records, threshold):
+def evaluate(system, records, threshold, articles=None):
+    """``articles``: (doc, spinner, rate) -> the spun text of every sentence of that document, in order;
+    a system that takes ``documents`` gets each record's (the restorer weighs its document's score)."""
     rows = defaultdict(lambda: {"scores": [], "outputs": [], "spun": [], "orig": [], "edits": Counts(),
                                 "tokens": Counts(), "flags": Counts(),
                                 "pairs": [], "caps": 0, "caps_flagged": 0})
     by_doc = defaultdict(list)  # (article, spinner, rate) -> sentence scores, in order
     t0 = time.perf_counter()
-    if hasattr(system, "run_many"):
+    takes_documents = hasattr(system, "run_many") and "documents" in inspect.signature(system.run_many).parameters
+    if takes_documents and articles is not None:
+        runs = system.run_many([r["spun"] for r in records],
+                               documents=[articles[(r.get("doc"), r["spinner"], r.get("rate"))] for r in records])
+    elif hasattr(system, "run_many"):
         runs = system.run_many([r["spun"] for r in records])
     else:
         runs = (system.run(r["spun"]) for r in records)
@@ -250,6 +272,9 @@ def main():
         sys.exit(f"benchmark not found: {bench} (pass --bench PATH)")
     everything = [json.loads(l) for l in bench.open(encoding="utf-8")]
     records = sample(everything, args.per_spinner, args.seed)
+    articles = defaultdict(list)  # each sampled sentence is restored knowing the score of its document
+    for r in everything:
+        articles[(r.get("doc"), r["spinner"], r.get("rate"))].append(r["spun"])
 
     from repair import Repairer
 
@@ -269,7 +294,7 @@ def main():
         system = systems[name]()
         data = everything if name.endswith("detector") else records
         # each system flags at its own detector's threshold (v0's uncalibrated score: DEFAULT_THRESHOLD)
-        metrics, speed = evaluate(system, data, getattr(system, "repairer", repairer).threshold)
+        metrics, speed = evaluate(system, data, getattr(system, "repairer", repairer).threshold, articles)
         results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed, "n": len(data)}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     damage = clean_damage(repairer, everything) if "default" in results else None

@@ -37,26 +37,41 @@ from repair.restore import RERANK_FEATURES, LocalEdit, _ranked, non_overlapping,
 
 
 def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
-    """The tune and fit samples: disjoint, drawn per spinner from the validation split."""
-    by = defaultdict(list)
+    """The tune and fit samples: disjoint, drawn per spinner from the validation split; and each
+    sampled sentence's article (every validation sentence of it, in order), for its document score."""
+    by, articles = defaultdict(list), defaultdict(list)
     for r in records(data, "val"):
         by[r["spinner"]].append(r)
+        articles[r["article"]].append(r["spun"])
     rng = random.Random(seed)
     tune, fit = [], []
     for sp in sorted(by):
         pool = rng.sample(by[sp], min(len(by[sp]), sizes[sp == "none"] + fit_sizes[sp == "none"]))
         tune += pool[:sizes[sp == "none"]]
         fit += pool[sizes[sp == "none"]:]
-    return tune, fit
+    wanted = {r["article"] for r in tune + fit}
+    return tune, fit, {a: s for a, s in articles.items() if a in wanted}
 
 
-def decode(rep, recs):
+def document_scores(rep, articles: dict) -> dict:
+    """Each article's document score, as ``Repairer.fix`` computes it: its sentences' scores pooled."""
+    from repair.doc import document_score
+
+    names = list(articles)
+    flat = [s for a in names for s in articles[a]]
+    scores = iter(ev.score for ev in rep.detector.detect(flat))
+    return {a: document_score([next(scores) for _ in articles[a]]) for a in names}
+
+
+def decode(rep, recs, documents: dict):
     """(record, sentence score, candidates) for each record, every gate open."""
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
     spans = [[p for s in report.sentences for p in s.spans] for report in reports]
     scores = [report.score if not report.sentences else max(s.score for s in report.sentences) for report in reports]
-    return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
+    docs = [documents[r["article"]] for r in recs]
+    return [(r, score, cands) for r, score, cands in
+            zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores, docs))]
 
 
 def at(rows, pointed_at: str):
@@ -66,7 +81,7 @@ def at(rows, pointed_at: str):
     return [(r, s, _ranked([c for c in cands if not c.forced or c.span_start])) for r, s, cands in rows]
 
 
-def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3) -> dict:
+def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES) -> dict:
     """Logistic regression: is this candidate exactly a gold edit? Candidates in clean sentences weigh
     ``clean_weight`` times the others (an edit to good text costs an editor more than a missed one).
     Fitted with L-BFGS on standardized features; the weights returned apply to the raw features."""
@@ -76,7 +91,7 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3) -> dict:
     for r, _, cands in rows:
         gold = canonical([(g["start"], g["end"], g["original"]) for g in r["edits"]], r["spun"])
         for c in cands:
-            xs.append(rerank_features(c))
+            xs.append(rerank_features(c, features))
             ys.append(float(bool(canonical([(c.start, c.end, c.after)], r["spun"]) & gold)))
             weight.append(clean_weight if r["spinner"] == "none" else 1.0)
     x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
@@ -97,7 +112,7 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3) -> dict:
     opt.step(closure)
     raw = (w.detach() / sd)
     raw[0] = w.detach()[0] - (w.detach()[1:] * mu[1:] / sd[1:]).sum()
-    return {"features": list(RERANK_FEATURES), "weights": [round(v, 6) for v in raw.tolist()],
+    return {"features": list(features), "weights": [round(v, 6) for v in raw.tolist()],
             "clean_weight": clean_weight, "candidates": len(ys), "positives": int(sum(ys))}
 
 
@@ -111,6 +126,10 @@ def main():
     ap.add_argument("--fit-clean", type=int, default=0)
     ap.add_argument("--clean-weights", type=float, nargs="+", default=[1.0, 3.0, 10.0, 20.0, 30.0, 60.0],
                     help="weights of clean-sentence candidates in the reranker's loss (each is fitted and measured)")
+    ap.add_argument("--without", nargs="*", default=[], choices=RERANK_FEATURES,
+                    help="features the reranker does not read (an ablation, or a reranker that must not see them)")
+    ap.add_argument("--compare-without", nargs="*", default=[], choices=RERANK_FEATURES,
+                    help="also fit and measure rerankers without these features, side by side")
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
     ap.add_argument("--pointed-at", choices=["first", "all"], default="first",
@@ -124,7 +143,7 @@ def main():
     ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
     args = ap.parse_args()
 
-    tune, fit = samples(args.data, {False: args.per_spinner, True: args.clean},
+    tune, fit, articles = samples(args.data, {False: args.per_spinner, True: args.clean},
                         {False: args.fit_per_spinner, True: args.fit_clean}, args.seed)
 
     from repair import Repairer
@@ -137,23 +156,27 @@ def main():
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
-        rows, fit_rows = decode(rep, tune), decode(rep, fit)
+        documents = document_scores(rep, articles)
+        rows, fit_rows = decode(rep, tune, documents), decode(rep, fit, documents)
         if args.candidates:
             args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
     spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
     rules = [(off, bonus, weighted) for off, bonus, weighted in
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])]
-    rerankers = {(mode, w): fit_reranker(at(fit_rows, mode), w) for mode in modes for w in args.clean_weights
-                 if fit_rows}
+    features = [f for f in RERANK_FEATURES if f not in args.without]
+    variants = {"": features}  # name suffix -> the features its rerankers read
+    if args.compare_without:
+        variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
+    rerankers = {(mode, f"{w:g}{v}"): fit_reranker(at(fit_rows, mode), w, features=feats)
+                 for mode in modes for w in args.clean_weights for v, feats in variants.items() if fit_rows}
     results = []
     for mode in modes:
         mode_rows = at(rows, mode)
         scorers = [(("rule", off, bonus, weighted), dict(offset_out=off, offset_lexicon=bonus,
                                                           detector_weighted=weighted, reranker=False))
                    for off, bonus, weighted in rules]
-        scorers += [(("reranker", w), dict(reranker=rerankers[mode, w])) for w in args.clean_weights
-                    if (mode, w) in rerankers]
+        scorers += [(("reranker", key), dict(reranker=rr)) for (m, key), rr in rerankers.items() if m == mode]
         for name, kw in scorers:
             scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
                                                                  dec.confidence(c, **kw)) for c in cands]))

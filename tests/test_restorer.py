@@ -393,17 +393,26 @@ def test_a_reranker_replaces_the_hand_rule(decoder):
 
 
 @pytest.mark.model
-def test_a_reranker_fitted_on_other_features_is_refused(tmp_path):
+def test_a_reranker_reads_the_features_it_names_and_unknown_ones_are_refused(tmp_path):
+    """A shipped reranker names its features (an older one reads fewer than this version offers): it is
+    computed on exactly those; one naming a feature this version does not compute cannot load."""
     import shutil
 
+    from repair.doc import sigmoid
     from repair.resources import model_path
-    from repair.restore import EditDecoder
+    from repair.restore import EditDecoder, rerank_confidence
 
     shutil.copytree(model_path("restorer"), tmp_path / "restorer")
-    config = json.loads((tmp_path / "restorer" / "repair.json").read_text())
-    config["operating_point"]["reranker"] = {"features": ["bias", "llr"], "weights": [0.0, 1.0]}
-    (tmp_path / "restorer" / "repair.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="other features"):
+    path = tmp_path / "restorer" / "repair.json"
+    config = json.loads(path.read_text())
+    config["operating_point"]["reranker"] = {"features": ["llr", "document"], "weights": [1.0, -2.0]}
+    path.write_text(json.dumps(config))
+    rr = EditDecoder(tmp_path / "restorer").reranker
+    cand = _cand(0, 8, "got here", "came", 1.5, document=0.25)
+    assert rerank_confidence(rr, cand) == pytest.approx(sigmoid(1.5 - 0.5))
+    config["operating_point"]["reranker"] = {"features": ["bias", "vibes"], "weights": [0.0, 1.0]}
+    path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not know"):
         EditDecoder(tmp_path / "restorer")
 
 
