@@ -62,7 +62,7 @@ class Pipeline:
         """``documents``: the text of every sentence of each text's document, which the restorer weighs
         (``Repairer.fix_many(document_scores=...)``): devbench's sentences are parts of articles."""
         scores = None
-        if documents is not None:
+        if documents is not None and hasattr(self.repairer.restorer, "restore_many"):  # v0 does not weigh them
             from repair.doc import document_score
 
             known = {}
