@@ -154,6 +154,14 @@ def document_score(sentence_scores: list[float]) -> float:
     return sigmoid(sum(logit(p, eps=1e-4) for p in sentence_scores) / len(sentence_scores))
 
 
+def context_scores(sentence_scores: list[float]) -> list[float | None]:
+    """What the restorer reads of each sentence's document: the :func:`document_score` of the whole
+    document, or None for a document of one sentence (which has no context beyond the sentence)."""
+    if len(sentence_scores) < 2:
+        return [None] * len(sentence_scores)
+    return [document_score(sentence_scores)] * len(sentence_scores)
+
+
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
 

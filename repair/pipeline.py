@@ -10,7 +10,7 @@ from functools import cached_property
 
 from . import __version__
 from .detect import Detector, EncoderDetector, LMLexiconDetector
-from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, document_score
+from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
 from .lexicon import Lexicon, default_lexicon
 from .lm import LanguageModel
 from .resources import model_path
@@ -163,9 +163,10 @@ class Repairer:
         """:meth:`fix` for many documents at once: detection and restoration are batched across them.
 
         The restorer weighs each sentence's edits by its document's score as well (spinners spin whole
-        articles). Where ``texts`` are parts of longer documents (an editor's selection, one paragraph at
-        a time), pass ``document_scores``: the score of the document each text comes from
-        (``check(document).score``); by default each text is its own document."""
+        articles): by default the pooled score of the text's sentences (:func:`repair.doc.context_scores`;
+        a one-sentence text has no context and is judged on its own). Where ``texts`` are parts of
+        longer documents (an editor's selection, one paragraph at a time), pass ``document_scores``:
+        the score of the document each text comes from (``check(document).score``)."""
         for t in texts:
             self._validate(t)
         if document_scores is not None and len(document_scores) != len(texts):
@@ -176,19 +177,19 @@ class Repairer:
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
         floor = min(threshold, self.restore_floor)
         docs = self._sentences_many(texts, threshold)
-        pooled = document_scores
-        if pooled is None:  # each text is its own document
-            pooled = [document_score([s.score for s in sents]) for sents in docs]
-        todo = [(d, s) for d, sents in enumerate(docs) for s in sents if s.score >= floor]
-        local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for _, s in todo]
+        # what each sentence's document says (given, or its text's sentences pooled)
+        context = [[document_scores[d]] * len(sents) if document_scores is not None
+                   else context_scores([s.score for s in sents]) for d, sents in enumerate(docs)]
+        todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.score >= floor]
+        local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in todo]
         with self._lock:
             if hasattr(restorer, "restore_many"):
-                proposed = restorer.restore_many([s.text for _, s in todo], local, [s.score for _, s in todo],
-                                                 [pooled[d] for d, _ in todo])
+                proposed = restorer.restore_many([s.text for *_, s in todo], local, [s.score for *_, s in todo],
+                                                 [context[d][k] for d, k, _ in todo])
             else:
-                proposed = [restorer.restore(s.text, sp) for (_, s), sp in zip(todo, local)]
+                proposed = [restorer.restore(s.text, sp) for (*_, s), sp in zip(todo, local)]
         edits: list[list[Edit]] = [[] for _ in texts]
-        for (d, sent), props in zip(todo, proposed):
+        for (d, _, sent), props in zip(todo, proposed):
             edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
         sig = self.signature(threshold, min_conf, floor)
         return [Result(t, apply_edits(t, e), s, e, sig) for t, s, e in zip(texts, docs, edits)]

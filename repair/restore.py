@@ -45,10 +45,10 @@ class Candidate:
     either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``. ``forced``: the
     branch was opened at a detector span, not by the model's own preference. ``span_start``: the edit
     begins at the first word of a detector span. ``rank``: 0 for the likeliest of the edits that begin
-    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence, and
-    ``document`` its pooled score of the whole document (:func:`repair.doc.document_score`; spinners
-    spin whole articles, so a sentence of a spun article is likelier spun); 1.0 when there was no
-    detector evidence either way."""
+    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence (1.0
+    when there was no detector evidence either way). ``document``: the pooled score of its document
+    (:func:`repair.doc.context_scores`; spinners spin whole articles, so a sentence among spun ones is
+    likelier spun); None when the sentence has no context (a text of one sentence)."""
 
     start: int
     end: int
@@ -62,7 +62,7 @@ class Candidate:
     span_start: bool = False
     rank: int = 0
     sentence: float = 1.0
-    document: float = 1.0
+    document: float | None = None
 
 
 class Restorer(Protocol):
@@ -195,7 +195,7 @@ class _Branch:
 # a fitted reranker names the features it reads (``reranker["features"]``, a subset of these)
 RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
-                   "words_after", "capitalised", "sentence", "sentence_unpointed", "document")
+                   "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document")
 
 
 def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
@@ -207,7 +207,7 @@ def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
         1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
         float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
         zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
-        c.sentence, c.sentence * float(c.pointed is None), c.document)))
+        c.sentence, c.sentence * float(c.pointed is None), c.document or 0.0, float(c.document is None))))
     return [values[n] for n in names]
 
 
@@ -272,9 +272,12 @@ class EditDecoder:
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
         self.pointed_at = point["pointed_at"] if pointed_at is None else pointed_at  # "first" or "all" span words
         self.reranker = point["reranker"]  # None: the hand rule of confidence()
-        if self.reranker is not None and not set(self.reranker["features"]) <= set(RERANK_FEATURES):
-            unknown = sorted(set(self.reranker["features"]) - set(RERANK_FEATURES))
-            raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
+        # for sentences without a document around them (one-sentence texts), where the reranker reads one
+        self.reranker_alone = point.get("reranker_alone")
+        for rr in (self.reranker, self.reranker_alone):
+            if rr is not None and not set(rr["features"]) <= set(RERANK_FEATURES):
+                unknown = sorted(set(rr["features"]) - set(RERANK_FEATURES))
+                raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
         self._tuned_branches = point["pointed_branches"]
 
     @property
@@ -288,11 +291,12 @@ class EditDecoder:
         return self.restore_many([sentence], [spans])[0]
 
     def restore_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None,
-                     scores: list[float] | None = None, documents: list[float] | None = None) -> list[list[LocalEdit]]:
+                     scores: list[float] | None = None,
+                     documents: list[float | None] | None = None) -> list[list[LocalEdit]]:
         """Candidate edits for each sentence (``spans``: the detector's, offsets into each sentence;
         None means no detector evidence either way; ``scores``: the detector's sentence scores, by
-        default the highest span score; ``documents``: the score of each sentence's document, by
-        default its sentence score). Confidences are for the caller to threshold; of overlapping
+        default the highest span score; ``documents``: the pooled score of each sentence's document,
+        None or by default: no context). Confidences are for the caller to threshold; of overlapping
         edits the most confident is kept."""
         return [non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c)) for c in cands])
                 for cands in self.candidates_many(sentences, spans, scores, documents)]
@@ -301,7 +305,8 @@ class EditDecoder:
                    detector_weighted: bool | None = None, reranker: dict | None | bool = True) -> float:
         """The probability that ``c`` gives back the original word. Where the operating point has a
         fitted ``reranker`` (and ``reranker`` is not False), its logistic regression over
-        :func:`rerank_features`; a dict given as ``reranker`` is used instead of the shipped one.
+        :func:`rerank_features` (``reranker_alone``, fitted without the document's score, for a
+        candidate with no document around it); a dict given as ``reranker`` is used instead of both.
         Otherwise the hand rule: the two-way posterior between the
         edit and the copy path, ``sigmoid(llr + offset)``, with a lower ``offset_out`` where the detector
         does not point and a bonus ``offset_lexicon`` where the lexicon justifies the edit. With
@@ -312,6 +317,8 @@ class EditDecoder:
         judges *whether* a word is spun better, the restorer *what* it was. (The keyword arguments
         override the decoder's settings: ``tune_restorer.py`` sweeps them.)"""
         rr = self.reranker if reranker is True else reranker or None
+        if reranker is True and rr is not None and c.document is None and self.reranker_alone is not None:
+            rr = self.reranker_alone  # no document around the sentence: the reranker fitted without one
         if rr is not None:
             return rerank_confidence(rr, c)
         off_out = self.offset_out if offset_out is None else offset_out
@@ -324,13 +331,14 @@ class EditDecoder:
         return conf
 
     def candidates_many(self, sentences: list[str], spans: list[list[Span] | None] | None = None,
-                        scores: list[float] | None = None, documents: list[float] | None = None) -> list[list[Candidate]]:
+                        scores: list[float] | None = None,
+                        documents: list[float | None] | None = None) -> list[list[Candidate]]:
         """Every edit the decoder can justify in each sentence, with its evidence (see :class:`Candidate`),
         before any confidence is computed; overlapping candidates are all kept."""
         spans = spans or [None] * len(sentences)
         if scores is None:
             scores = [1.0 if sp is None else max((p.score for p in sp), default=0.0) for sp in spans]
-        documents = scores if documents is None else documents
+        documents = documents or [None] * len(sentences)
         out: list[list[Candidate]] = [[] for _ in sentences]
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
         for b in range(0, len(order), self.batch_size):

@@ -23,6 +23,7 @@ import pickle
 import random
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,25 +54,35 @@ def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
     return tune, fit, {a: s for a, s in articles.items() if a in wanted}
 
 
-def document_scores(rep, articles: dict) -> dict:
-    """Each article's document score, as ``Repairer.fix`` computes it: its sentences' scores pooled."""
-    from repair.doc import document_score
+def contexts(rep, articles: dict) -> dict:
+    """What the article says of each sentence, as ``Repairer.fix`` computes it: (article, index) ->
+    the pooled score of the article's sentences (``repair.doc.context_scores``)."""
+    from repair.doc import context_scores
 
     names = list(articles)
     flat = [s for a in names for s in articles[a]]
     scores = iter(ev.score for ev in rep.detector.detect(flat))
-    return {a: document_score([next(scores) for _ in articles[a]]) for a in names}
+    return {(a, k): c for a in names for k, c in enumerate(context_scores([next(scores) for _ in articles[a]]))}
 
 
-def decode(rep, recs, documents: dict):
+def with_context(rows, context: dict, drop: float = 0.0, seed: int = 0):
+    """The rows with each candidate's ``document`` set to its sentence's context; a share ``drop`` of
+    the records gets none (a one-sentence text), so a reranker fitted on them learns that case too."""
+    rng = random.Random(seed)
+    out = []
+    for r, score, cands in rows:
+        doc = None if rng.random() < drop else context[(r["article"], int(r["id"].rsplit(":", 1)[1]))]
+        out.append((r, score, [replace(c, document=doc) for c in cands]))
+    return out
+
+
+def decode(rep, recs):
     """(record, sentence score, candidates) for each record, every gate open."""
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
     spans = [[p for s in report.sentences for p in s.spans] for report in reports]
     scores = [report.score if not report.sentences else max(s.score for s in report.sentences) for report in reports]
-    docs = [documents[r["article"]] for r in recs]
-    return [(r, score, cands) for r, score, cands in
-            zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores, docs))]
+    return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
 
 
 def at(rows, pointed_at: str):
@@ -116,6 +127,27 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RER
             "clean_weight": clean_weight, "candidates": len(ys), "positives": int(sum(ys))}
 
 
+def measure(dec, rows, kw, confs, thresholds, spinners):
+    """(min confidence, restore threshold, (mean F0.5, clean damage per 1,000 words, F0.5 per spinner))
+    of one confidence scorer (``kw`` for ``EditDecoder.confidence``) at every gate setting."""
+    scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
+                                                         dec.confidence(c, **kw)) for c in cands]))
+                   for r, score, cands in rows]
+    for conf, thr in itertools.product(confs, thresholds):
+        counts, outs, origs = defaultdict(Counts), [], []
+        for r, score, scored in scored_rows:
+            keep = []
+            if score >= thr:
+                keep = [(e.start, e.end, e.after) for e in scored if e.confidence >= conf]
+            gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
+            counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
+            if r["spinner"] == "none":
+                outs.append(apply(r["spun"], keep))
+                origs.append(r["original"])
+        f05 = [counts[sp].f(0.5) for sp in spinners]
+        yield conf, thr, (sum(f05) / len(f05), damage_per_1000(outs, origs), f05)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("data/spin"))
@@ -130,6 +162,10 @@ def main():
                     help="features the reranker does not read (an ablation, or a reranker that must not see them)")
     ap.add_argument("--compare-without", nargs="*", default=[], choices=RERANK_FEATURES,
                     help="also fit and measure rerankers without these features, side by side")
+    ap.add_argument("--no-context", type=float, default=0.3,
+                    help="share of the fit sentences seen without their article's context (one-sentence texts)")
+    ap.add_argument("--skip-rules", action="store_true", help="measure the rerankers only (the rule sweep is most "
+                    "of a sweep's time)")
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
     ap.add_argument("--pointed-at", choices=["first", "all"], default="first",
@@ -156,14 +192,16 @@ def main():
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
-        documents = document_scores(rep, articles)
-        rows, fit_rows = decode(rep, tune, documents), decode(rep, fit, documents)
+        rows, fit_rows = decode(rep, tune), decode(rep, fit)
         if args.candidates:
             args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
+    context = contexts(rep, articles)  # the tune rows have their article's context, as in a fix of it
+    rows, fit_rows = with_context(rows, context), with_context(fit_rows, context, args.no_context, args.seed)
     spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
     rules = [(off, bonus, weighted) for off, bonus, weighted in
-             itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])]
+             itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
+             if not args.skip_rules]
     features = [f for f in RERANK_FEATURES if f not in args.without]
     variants = {"": features}  # name suffix -> the features its rerankers read
     if args.compare_without:
@@ -178,23 +216,9 @@ def main():
                    for off, bonus, weighted in rules]
         scorers += [(("reranker", key), dict(reranker=rr)) for (m, key), rr in rerankers.items() if m == mode]
         for name, kw in scorers:
-            scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
-                                                                 dec.confidence(c, **kw)) for c in cands]))
-                           for r, score, cands in mode_rows]
             confs = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
-            for conf, thr in itertools.product(confs, [0.0, 0.3, 0.5]):
-                counts, outs, origs = defaultdict(Counts), [], []
-                for r, score, scored in scored_rows:
-                    keep = []
-                    if score >= thr:
-                        keep = [(e.start, e.end, e.after) for e in scored if e.confidence >= conf]
-                    gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
-                    counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
-                    if r["spinner"] == "none":
-                        outs.append(apply(r["spun"], keep))
-                        origs.append(r["original"])
-                f05 = [counts[sp].f(0.5) for sp in spinners]
-                results.append((sum(f05) / len(f05), damage_per_1000(outs, origs), (mode, name, conf, thr), f05))
+            for conf, thr, (mean, damage, f05) in measure(dec, mode_rows, kw, confs, [0.0, 0.3, 0.5], spinners):
+                results.append((mean, damage, (mode, name, conf, thr), f05))
     print(f"{len(rows)} held-out tune sentences, {len(fit_rows)} fit sentences; settings with clean damage <= "
           f"{args.max_damage} per 1,000 words, best first\n")
     print("| branches at | confidence | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
@@ -219,6 +243,11 @@ def main():
     print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): branches at {mode}, "
           f"{show(name)}, min confidence {conf}, restore threshold {thr} "
           f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
+    if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
+        kw = dict(reranker=rerankers[mode, name[1]])
+        _, _, (m1, d1, f1) = next(measure(dec, at(with_context(rows, context, drop=1.0), mode), kw, [conf], [thr], spinners))
+        print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("
+              + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
     if args.write:
         path = model_path("restorer") / "repair.json"
         config = json.loads(path.read_text())

@@ -55,3 +55,10 @@ def test_json_shape_matches_the_documented_contract():
     rep = Report(text, s, SIG)
     assert json.loads(rep.render("json"))["text"] == text and rep.edits == [] and rep.original == text
     assert str(SIG) == "repair:0|detector:det|restorer:res|threshold:0.5"
+
+
+def test_context_scores_give_each_sentence_its_documents_score_or_none_alone():
+    from repair.doc import context_scores, document_score
+
+    assert context_scores([]) == [] and context_scores([0.9]) == [None]
+    assert context_scores([0.9, 0.2, 0.7]) == [document_score([0.9, 0.2, 0.7])] * 3

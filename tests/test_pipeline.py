@@ -148,3 +148,20 @@ def test_a_fix_signature_names_the_knobs_it_ran_with(repairer):
     assert f"restore-threshold:{min(repairer.threshold, repairer.restore_floor):g}" in default
     strict = str(repairer.fix("Short.", min_confidence=0.9, threshold=0.6).signature)
     assert "min-confidence:0.9" in strict and "threshold:0.6|" in strict and strict != default
+
+
+def test_the_documents_score_weighs_in_and_must_match_the_texts(repairer):
+    """Spinners spin whole articles: the same sentence's edits are more confident in a document that
+    scores as spun than in one that scores as clean (the shipped reranker reads the document score);
+    by default a text's own sentences give its document score."""
+    text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
+    (spun,), (clean,) = (repairer.fix_many([text], min_confidence=0.0, document_scores=[s]) for s in (0.99, 0.02))
+    confident = {(e.start, e.end, e.after): e.confidence for e in spun.edits}
+    shared = [e for e in clean.edits if (e.start, e.end, e.after) in confident]
+    assert shared and all(confident[(e.start, e.end, e.after)] > e.confidence for e in shared)
+    article = text + " Officers in Washington say the struggle has pushed the area to search for different companions."
+    (pooled,) = repairer.fix_many([article], min_confidence=0.0)
+    given = repairer.fix_many([article], min_confidence=0.0, document_scores=[repairer.check(article).score])[0]
+    assert pooled.edits and pooled.edits == given.edits
+    with pytest.raises(ValueError, match="2 document scores for 1 texts"):
+        repairer.fix_many([text], document_scores=[0.5, 0.5])

@@ -410,6 +410,12 @@ def test_a_reranker_reads_the_features_it_names_and_unknown_ones_are_refused(tmp
     rr = EditDecoder(tmp_path / "restorer").reranker
     cand = _cand(0, 8, "got here", "came", 1.5, document=0.25)
     assert rerank_confidence(rr, cand) == pytest.approx(sigmoid(1.5 - 0.5))
+    # a candidate with no document around it is scored by the reranker fitted without one, where shipped
+    config["operating_point"]["reranker_alone"] = {"features": ["bias"], "weights": [-3.0]}
+    path.write_text(json.dumps(config))
+    dec = EditDecoder(tmp_path / "restorer")
+    assert dec.confidence(cand) == pytest.approx(sigmoid(1.5 - 0.5))
+    assert dec.confidence(_cand(0, 8, "got here", "came", 1.5)) == pytest.approx(sigmoid(-3.0))
     config["operating_point"]["reranker"] = {"features": ["bias", "vibes"], "weights": [0.0, 1.0]}
     path.write_text(json.dumps(config))
     with pytest.raises(ValueError, match="does not know"):
@@ -469,3 +475,6 @@ def test_candidates_carry_the_sentence_score(decoder):
                                         decoder.candidates_many([text], [[]]))
     assert given and {c.sentence for c in given} == {0.3}
     assert {c.sentence for c in unknown} == {1.0} and {c.sentence for c in nowhere} == {0.0}
+    # and its document's score: given, else None (no document around the sentence)
+    (in_doc,) = decoder.candidates_many([text], [[]], [0.3], [0.8])
+    assert {c.document for c in in_doc} == {0.8} and {c.document for c in given} == {None}
