@@ -137,7 +137,7 @@ def _quantities(text: str) -> list[str]:
 _SPELLING = [(re.compile(p), r) for p, r in [
     (r"our(?=s?$|ing|ed|able|ite|er|ful)", "or"), (r"is(e|ed|es|ing|ation|ations)$", r"iz\1"),
     (r"ys(e|ed|es|ing)$", r"yz\1"), (r"tre(s?)$", r"ter\1"), (r"ll(ed|ing|er|ers)$", r"l\1"),
-    (r"ence$", "ense"), (r"ogue$", "og")]]
+    (r"ence(s?)$", r"ense\1"), (r"ogue(s?)$", r"og\1")]]
 
 
 def _spelling(word: str) -> str:

@@ -41,6 +41,8 @@ def rule(decoder):
     ("Cher was honouring them.", "honouring", "honoring", "a spelling variant"),
     ("They organised a centre.", "organised a centre", "organized a center", "a spelling variant"),
     ("He travelled to defend the licence.", "travelled", "traveled", "a spelling variant"),
+    ("Both licences were renewed.", "licences", "licenses", "a spelling variant"),  # plurals too
+    ("Their catalogues came.", "catalogues", "catalogs", "a spelling variant"),
 ])
 def test_refusals(sentence, before, after, why):
     start = sentence.index(before)
