@@ -159,14 +159,14 @@ class Repairer:
         return self.fix_many([text], threshold=threshold, min_confidence=min_confidence)[0]
 
     def fix_many(self, texts: list[str], *, threshold: float | None = None, min_confidence: float | None = None,
-                 document_scores: list[float] | None = None) -> list[Result]:
+                 document_scores: list[float | None] | None = None) -> list[Result]:
         """:meth:`fix` for many documents at once: detection and restoration are batched across them.
 
         The restorer weighs each sentence's edits by its document's score as well (spinners spin whole
         articles): by default the pooled score of the text's sentences (:func:`repair.doc.context_scores`;
         a one-sentence text has no context and is judged on its own). Where ``texts`` are parts of
         longer documents (an editor's selection, one paragraph at a time), pass ``document_scores``:
-        the score of the document each text comes from (``check(document).score``)."""
+        the score of the document each text comes from (``check(document).score``; None: the text's own)."""
         for t in texts:
             self._validate(t)
         if document_scores is not None and len(document_scores) != len(texts):
@@ -178,8 +178,9 @@ class Repairer:
         floor = min(threshold, self.restore_floor)
         docs = self._sentences_many(texts, threshold)
         # what each sentence's document says (given, or its text's sentences pooled)
-        context = [[document_scores[d]] * len(sents) if document_scores is not None
-                   else context_scores([s.score for s in sents]) for d, sents in enumerate(docs)]
+        given = document_scores or [None] * len(docs)
+        context = [context_scores([s.score for s in sents]) if given[d] is None else [given[d]] * len(sents)
+                   for d, sents in enumerate(docs)]
         todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.score >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in todo]
         with self._lock:

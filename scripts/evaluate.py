@@ -63,15 +63,8 @@ class Pipeline:
         (``Repairer.fix_many(document_scores=...)``): devbench's sentences are parts of articles."""
         scores = None
         if documents is not None and hasattr(self.repairer.restorer, "restore_many"):  # v0 does not weigh them
-            from repair.doc import document_score
-
-            known = {}
-            for doc in documents:
-                known.setdefault(tuple(doc), None)
-            flat = [s for doc in known for s in doc]
-            detected = iter(r.score for r in self.repairer.check_many(flat))
-            for doc in known:
-                known[doc] = document_score([next(detected) for _ in doc])
+            known = document_contexts(lambda xs: [r.score for r in self.repairer.check_many(xs)],
+                                      {tuple(doc): doc for doc in documents})
             scores = [known[tuple(doc)] for doc in documents]
         out = []
         for b in range(0, len(texts), batch):
@@ -82,6 +75,17 @@ class Pipeline:
                 spans = [(p.start, p.end) for s in res.sentences for p in s.spans if p.score >= SPAN_THRESHOLD]
                 out.append((score, spans, [(e.start, e.end, e.after) for e in res.edits]))
         return out
+
+
+def document_contexts(score, documents: dict) -> dict:
+    """key -> what ``Repairer.fix`` tells the restorer of a document made of these sentences (its
+    sentences' scores pooled, None for one sentence: ``repair.doc.context_scores``), for every document
+    of ``documents`` (key -> sentence texts), scored in one call of ``score`` (texts -> scores)."""
+    from repair.doc import context_scores
+
+    flat = [s for sents in documents.values() for s in sents]
+    scores = iter(score(flat))
+    return {key: (context_scores([next(scores) for _ in sents]) or [None])[0] for key, sents in documents.items()}
 
 
 class DetectOnly:

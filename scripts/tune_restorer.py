@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 from repair.metrics import Counts, canonical, damage_per_1000, edit_counts  # noqa: E402
-from evaluate import apply  # noqa: E402
+from evaluate import apply, document_contexts  # noqa: E402
 from trainlib import records  # noqa: E402
 
 from repair.resources import model_path  # noqa: E402
@@ -55,14 +55,9 @@ def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
 
 
 def contexts(rep, articles: dict) -> dict:
-    """What the article says of each sentence, as ``Repairer.fix`` computes it: (article, index) ->
-    the pooled score of the article's sentences (``repair.doc.context_scores``)."""
-    from repair.doc import context_scores
-
-    names = list(articles)
-    flat = [s for a in names for s in articles[a]]
-    scores = iter(ev.score for ev in rep.detector.detect(flat))
-    return {(a, k): c for a in names for k, c in enumerate(context_scores([next(scores) for _ in articles[a]]))}
+    """What the article says of each of its sentences, as ``Repairer.fix`` computes it: article -> the
+    pooled score of its sentences (``repair.doc.context_scores``)."""
+    return document_contexts(lambda xs: [ev.score for ev in rep.detector.detect(xs)], articles)
 
 
 def with_context(rows, context: dict, drop: float = 0.0, seed: int = 0):
@@ -71,7 +66,7 @@ def with_context(rows, context: dict, drop: float = 0.0, seed: int = 0):
     rng = random.Random(seed)
     out = []
     for r, score, cands in rows:
-        doc = None if rng.random() < drop else context[(r["article"], int(r["id"].rsplit(":", 1)[1]))]
+        doc = None if rng.random() < drop else context[r["article"]]
         out.append((r, score, [replace(c, document=doc) for c in cands]))
     return out
 
