@@ -80,11 +80,12 @@ def decode(rep, recs):
     return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
 
 
-def at(rows, pointed_at: str):
-    """The rows as branches at the first span word only would have given them (from an "all" decode)."""
-    if pointed_at == "all":
-        return rows
-    return [(r, s, _ranked([c for c in cands if not c.forced or c.span_start])) for r, s, cands in rows]
+def at(rows, mode: str):
+    """The rows as a narrower decode would have given them: branches at the first span word only (mode
+    "first", from an "all" decode), without the lexicon's proposals (unless the mode ends "+lexicon")."""
+    pointed_at, _, lexicon = mode.partition("+")
+    keep = lambda c: (pointed_at == "all" or not c.forced or c.span_start) and (lexicon or c.proposed != "lexicon")
+    return [(r, s, _ranked([c for c in cands if keep(c)])) for r, s, cands in rows]
 
 
 def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES) -> dict:
@@ -120,6 +121,22 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RER
     raw[0] = w.detach()[0] - (w.detach()[1:] * mu[1:] / sd[1:]).sum()
     return {"features": list(features), "weights": [round(v, 6) for v in raw.tolist()],
             "clean_weight": clean_weight, "candidates": len(ys), "positives": int(sum(ys))}
+
+
+def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spinners, max_damage):
+    """The reranker for sentences without an article around them (``reranker_alone``): fitted without the
+    document's score, at each clean weight, and measured at the chosen gates on the tune sentences
+    stripped of their context; the best mean F0.5 within the damage cap (None if none is)."""
+    feats = [f for f in features if f not in ("document", "no_document")]
+    best = None
+    for w in clean_weights:
+        rr = fit_reranker(fit_rows, w, features=feats)
+        _, _, (mean, damage, f05) = next(measure(dec, alone_rows, dict(reranker=rr), [conf], [thr], spinners))
+        print(f"reranker alone, clean weight {w:g}: mean F0.5 {mean:.3f} ("
+              + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f05)) + f"), damage {damage:.2f}")
+        if damage <= max_damage and (best is None or mean > best[0]):
+            best = (mean, rr | {"heldout_mean_f05": round(mean, 3), "heldout_clean_damage_per_1000": round(damage, 2)})
+    return None if best is None else best[1]
 
 
 def measure(dec, rows, kw, confs, thresholds, spinners):
@@ -165,6 +182,8 @@ def main():
     ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
     ap.add_argument("--pointed-at", choices=["first", "all"], default="first",
                     help="decode with branches at every word of a detector span (all: both are measured)")
+    ap.add_argument("--lexicon", type=int, default=0, help="score N of the lexicon's originals at each pointed word too "
+                    "(those whose first token the restorer finds likeliest; measured with and without them)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
@@ -182,8 +201,9 @@ def main():
     rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
+    dec.lexicon_branches = args.lexicon
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
-           args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
+           args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")), args.lexicon, "prescreened")
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
@@ -194,6 +214,7 @@ def main():
     rows, fit_rows = with_context(rows, context), with_context(fit_rows, context, args.no_context, args.seed)
     spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
+    modes += [m + "+lexicon" for m in modes] if args.lexicon else []
     rules = [(off, bonus, weighted) for off, bonus, weighted in
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
              if not args.skip_rules]
@@ -238,19 +259,27 @@ def main():
     print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): branches at {mode}, "
           f"{show(name)}, min confidence {conf}, restore threshold {thr} "
           f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
+    alone = None
     if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
+        alone_rows = at(with_context(rows, context, drop=1.0), mode)
         kw = dict(reranker=rerankers[mode, name[1]])
-        _, _, (m1, d1, f1) = next(measure(dec, at(with_context(rows, context, drop=1.0), mode), kw, [conf], [thr], spinners))
+        _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners))
         print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
+        if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
+            alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
+                              sorted({*args.clean_weights, 30.0}), conf, thr, spinners, args.max_damage)
     if args.write:
         path = model_path("restorer") / "repair.json"
         config = json.loads(path.read_text())
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
-                 "pointed_branches": args.pointed, "pointed_at": mode}
+                 "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
+                 "lexicon_branches": args.lexicon if mode.endswith("+lexicon") else 0}
         if name[0] == "reranker":
             point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
                       "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
+            if alone is not None:
+                point["reranker_alone"] = alone
         else:
             point |= {"reranker": None, "offset_out": name[1], "offset_lexicon": name[2], "detector_weighted": name[3]}
         point |= {"chosen_by": "python " + " ".join(sys.argv) + f" ({len(rows)} held-out tune sentences, "

@@ -480,3 +480,67 @@ def test_candidates_carry_the_sentence_score(decoder):
     # and its document's score: given, else None (no document around the sentence)
     (in_doc,) = decoder.candidates_many([text], [[]], [0.3], [0.8])
     assert {c.document for c in in_doc} == {0.8} and {c.document for c in given} == {None}
+
+
+def test_lexicon_proposals_are_scored_as_a_full_pass_scores_them(decoder):
+    """With ``lexicon_branches``, each pointed word also gets (at most that many of) the lexicon's
+    originals of it as candidates (``proposed == "lexicon"``), justified by the lexicon, and their log-likelihood ratio
+    against copying is what a plain forward pass over the whole restored sentence gives (the cached,
+    teacher-forced scoring changes nothing)."""
+    import torch
+
+    from repair.doc import Span
+    from repair.lm import BOS_ID
+    from repair.seq2seq import SEP_ID
+
+    text = "The struggle in the region went on for years."
+    start = text.index("struggle")
+    span = [Span(start, start + len("struggle"), 0.9, "struggle")]
+    saved = decoder.lexicon_branches, decoder.pointed_branches
+    try:
+        decoder.lexicon_branches, decoder.pointed_branches = 4, 0
+        (cands,) = decoder.candidates_many([text], [span])
+        decoder.lexicon_branches = 0
+        (without,) = decoder.candidates_many([text], [span])
+    finally:
+        decoder.lexicon_branches, decoder.pointed_branches = saved
+    assert not any(c.proposed == "lexicon" for c in without)
+    proposed = [c for c in cands if c.proposed == "lexicon"]
+    listed = set(decoder.lexicon.candidates("struggle"))
+    assert 0 < len(proposed) <= 4 and {c.after for c in proposed} <= listed
+    assert all(c.lexicon and c.forced and c.span_start and c.start == start for c in proposed)
+
+    tok = decoder.tokenizer
+    draft = tok(text, add_special_tokens=False)["input_ids"]
+    first = len(tok(text[:start].rstrip(), add_special_tokens=False)["input_ids"])  # " struggle" begins here
+    prompt = [BOS_ID, *draft, SEP_ID]
+
+    def logp(target: list[int], a: int, b: int) -> float:  # log p of target[a:b] after prompt + target[:a]
+        ids = torch.tensor([prompt + target])
+        with torch.inference_mode():
+            lp = torch.log_softmax(decoder.model(input_ids=ids).logits[0].float(), -1)
+        at = len(prompt)
+        return sum(lp[at + i - 1, target[i]].item() for i in range(a, b))
+
+    for c in proposed:
+        new = tok(" " + c.after, add_special_tokens=False)["input_ids"]
+        edited = draft[:first] + new + draft[first + 1:]
+        full = logp(edited, first, first + len(new) + 1) - logp(draft, first, first + 2)
+        assert c.llr == pytest.approx(full, abs=1e-3)
+
+
+def test_tune_modes_narrow_a_decode_to_what_it_would_have_given():
+    """``tune_restorer.at`` measures narrower decodes from one wide decode: "first" drops branches
+    opened inside a span (not at its first word), and only a mode ending "+lexicon" keeps the lexicon's
+    proposals; the ranks are recomputed among what is kept."""
+    tune = load_script("tune_restorer")
+    cands = [_cand(0, 3, "foo", "bar", 1.0),
+             _cand(4, 7, "baz", "qux", 0.5, forced=True, span_start=False),
+             _cand(0, 3, "foo", "bat", 2.0, forced=True, span_start=True, lexicon=True, proposed="lexicon")]
+    rows = [({"spinner": "moby"}, 0.9, cands)]
+    kept = {mode: [(c.after, c.rank) for c in tune.at(rows, mode)[0][2]]
+            for mode in ("first", "all", "first+lexicon", "all+lexicon")}
+    assert kept["first"] == [("bar", 0)]
+    assert kept["all"] == [("bar", 0), ("qux", 0)]
+    assert kept["first+lexicon"] == [("bar", 1), ("bat", 0)]
+    assert kept["all+lexicon"] == [("bar", 1), ("qux", 0), ("bat", 0)]
