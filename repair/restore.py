@@ -446,8 +446,11 @@ class EditDecoder:
                     seen.add(k)
                     for tok in self._openings(pred[first], d[first]):
                         branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, [], forced=tok))
-        for b in range(0, len(branches), self.branch_batch):
-            self._grow(branches[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
+        # grouped by the length of what they see, so that each group's cache is cut short (see _prefix_cache)
+        by_prefix = sorted(branches, key=lambda br: br.prefix)
+        for b in range(0, len(by_prefix), self.branch_batch):
+            self._grow(by_prefix[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
+        proposals.sort(key=lambda pa: pa.prefix)
         for b in range(0, len(proposals), self.branch_batch):
             self._score_paths(proposals[b:b + self.branch_batch], cache, logp, mask)
         out: list[list[Candidate]] = [[] for _ in sentences]
@@ -524,14 +527,8 @@ class EditDecoder:
     def _score_paths(self, paths: list["_Path"], cache, logp, mask) -> None:
         """log p of each path's tokens after its prefix, teacher-forced in one pass over the shared cache."""
         torch = self.torch
-        from transformers import DynamicCache
-
-        rows = torch.tensor([pa.row for pa in paths])
-        kv = DynamicCache(ddp_cache_data=[(layer.keys[rows], layer.values[rows]) for layer in cache.layers])
+        kv, att = _prefix_cache(cache, mask, paths)
         n = max(len(pa.tokens) for pa in paths) - 1
-        att = mask[rows].clone()
-        for i, pa in enumerate(paths):
-            att[i, pa.prefix:] = 0  # the path sees the prompt and the draft before its words only
         ids = torch.full((len(paths), max(n, 1)), 2, dtype=torch.long)
         for i, pa in enumerate(paths):
             ids[i, :len(pa.tokens) - 1] = torch.tensor(pa.tokens[:-1])
@@ -561,15 +558,9 @@ class EditDecoder:
     def _grow(self, branches, cache, logp, mask, sentences, drafts):
         """Greedy generation for a group of branches in one batch, on the shared cache."""
         torch = self.torch
-        from transformers import DynamicCache
-
         from .seq2seq import END_ID
 
-        rows = torch.tensor([br.row for br in branches])
-        kv = DynamicCache(ddp_cache_data=[(layer.keys[rows], layer.values[rows]) for layer in cache.layers])
-        att = mask[rows].clone()
-        for i, br in enumerate(branches):
-            att[i, br.prefix:] = 0  # the branch sees the prompt and the draft before its word only
+        kv, att = _prefix_cache(cache, mask, branches)
         nxt = torch.stack([logp[br.row][br.first] for br in branches])
         for step in range(self.max_new_tokens):
             lp, tok = nxt.max(-1)
@@ -632,6 +623,24 @@ class EditDecoder:
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
         br.edit = (*minimal, br.logp - copy_lp)
+
+
+def _prefix_cache(cache, mask, items):
+    """The key/value cache and attention mask for a group of branches (or paths), each on its sentence's
+    row of the one pass's cache: each sees the prompt and the draft before its word (``item.prefix``
+    tokens) only, so the cache is cut at the longest such prefix of the group (a copy of what the group
+    needs, rather than of every row's full length) and the rest of each row is masked."""
+    import torch
+    from transformers import DynamicCache
+
+    rows, n = torch.tensor([it.row for it in items]), max(it.prefix for it in items)
+    kv = DynamicCache(ddp_cache_data=[(layer.keys[:1, :, :0], layer.values[:1, :, :0]) for layer in cache.layers])
+    for mine, layer in zip(kv.layers, cache.layers):  # filled here: the constructor would copy them once more
+        mine.keys, mine.values = layer.keys[rows, :, :n], layer.values[rows, :, :n]
+    att = mask[rows, :n].clone()
+    for i, it in enumerate(items):
+        att[i, it.prefix:] = 0
+    return kv, att
 
 
 def _cache_kw(model, cache) -> dict:
