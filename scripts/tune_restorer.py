@@ -203,7 +203,8 @@ def main():
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
     dec.lexicon_branches = args.lexicon
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
-           args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")), args.lexicon, "prescreened")
+           args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
+    key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
