@@ -440,7 +440,7 @@ class EditDecoder:
                             for p in spans[row]):
                         continue
                     # the lexicon's originals are scored at every pointed word, the model's own choice or not
-                    proposals += self._lexicon_paths(row, k, sentences[row], drafts[row], p0, copy_lp, pred[first])
+                    proposals += self._lexicon_paths(row, k, first, sentences[row], drafts[row], p0, copy_lp, pred[first])
                     if k in seen or not self.pointed_branches:
                         continue
                     seen.add(k)
@@ -463,8 +463,7 @@ class EditDecoder:
                 continue
             sp = spans[br.row]
             scores = [1.0] if sp is None else [p.score for p in sp if p.start < end and start < p.end]
-            first_copy = min(br.copy_logp[0], -1e-6)  # log p of the word's own first token
-            share = br.logp - math.log(-math.expm1(first_copy))
+            share = _share(br.logp, br.copy_logp[0])
             out[br.row].append(Candidate(
                 start, end, sent[start:end], after, llr, share, max(scores) if scores else None,
                 self.justified(sent[start:end], after), forced=br.forced is not None,
@@ -477,13 +476,13 @@ class EditDecoder:
                 continue  # nothing to replace, refused, or the model proposed it too
             start, end, after = minimal
             scores = [p.score for p in sp if p.start < end and start < p.end]
-            share = pa.logp - math.log(-math.expm1(min(pa.copy_first, -1e-6)))
+            share = _share(pa.logp, pa.copy_first)
             out[pa.row].append(Candidate(
                 start, end, sent[start:end], after, pa.logp - pa.copy, share, max(scores) if scores else None,
                 True, forced=True, span_start=any(p.start == start for p in sp), proposed="lexicon"))
         return [_ranked(cands) for cands in out]
 
-    def _lexicon_paths(self, row: int, k: int, sentence: str, draft, p0: int, copy_lp: list[float],
+    def _lexicon_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
                        first_logp) -> list["_Path"]:
         """The paths that replace the words from ``k`` on (one word, or a phrase the lexicon knows) with
         an original the lexicon lists for them, each followed by the draft token it re-joins. Of all the
@@ -496,9 +495,6 @@ class EditDecoder:
         if not self.lexicon_branches or self.lexicon is None:
             return []
         d, offs, ws, word_starts = draft
-        first = next((j for j, o in enumerate(offs) if o[0] == ws[k].start), None)
-        if first is None:
-            return []
         lead = " " if ws[k].start > 0 and sentence[ws[k].start - 1].isspace() else ""
         out = []
         for n in range(1, min(MAX_PHRASE, len(ws) - k) + 1):
@@ -509,8 +505,8 @@ class EditDecoder:
             originals = [c for c in self.lexicon.candidates(key) if c.lower() != key.lower()]
             # the draft token that follows the replaced words must begin where they end
             rejoin = next((j for j in range(first, len(d)) if offs[j][0] >= end), len(d))
-            if not originals or any(offs[j][1] > end for j in range(first, rejoin)) or (rejoin < len(d) and not (
-                    offs[rejoin][0] in word_starts or not sentence[offs[rejoin][0]].isalnum())):
+            if not originals or any(offs[j][1] > end for j in range(first, rejoin)) or (
+                    rejoin < len(d) and not _joins(sentence, offs[rejoin][0], word_starts)):
                 continue
             after_token = d[rejoin] if rejoin < len(d) else END_ID
             copy = sum(copy_lp[first:rejoin + 1])
@@ -607,7 +603,7 @@ class EditDecoder:
                 a = offs[j][0]
                 if a > limit:
                     break
-                if a >= ws[br.word].end and d[j] == tok and (a in word_starts or not sentence[a].isalnum()):
+                if a >= ws[br.word].end and d[j] == tok and _joins(sentence, a, word_starts):
                     stop = (a, j)
                     break
         if stop is None:
@@ -623,6 +619,17 @@ class EditDecoder:
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
         br.edit = (*minimal, br.logp - copy_lp)
+
+
+def _joins(sentence: str, at: int, word_starts: set[int]) -> bool:
+    """May a replacement re-join the draft at character ``at``: a word's start or punctuation."""
+    return at in word_starts or not sentence[at].isalnum()
+
+
+def _share(logp: float, copy_first: float) -> float:
+    """An edit path's log share of the paths that do not copy the word: log p(edit) - log(1 - p(the
+    word's own first token)) (``copy_first``: its log p)."""
+    return logp - math.log(-math.expm1(min(copy_first, -1e-6)))
 
 
 def _prefix_cache(cache, mask, items):
