@@ -41,9 +41,11 @@ data: install  ## training pairs in data/spin from ../shared (corpus + thesauri)
 
 detector: install  ## train models/detector on data/spin (resumable)
 	$(BIN)/python scripts/train_detector.py --data data/spin --steps 10000 --minutes 110
+	$(BIN)/python scripts/calibrate_context.py --data data/spin --detector models/detector --write
 
 detector-fast: install  ## train models/detector_fast (two encoder layers, rank 64) on data/spin (resumable)
 	$(BIN)/python scripts/train_detector.py --data data/spin --num-layers 2 --rank 64 --steps 4500 --minutes 40 --eval-every 1500 --out runs/detector_fast --export models/detector_fast
+	$(BIN)/python scripts/calibrate_context.py --data data/spin --detector models/detector_fast --write
 
 restorer: install  ## train models/restorer on data/spin (resumable)
 	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 2200 --minutes 75

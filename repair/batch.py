@@ -267,7 +267,7 @@ def process(repairer, chunk: list[Record], opts: Options) -> tuple[list[tuple[st
             elif opts.triage:
                 first = repairer.check_many(texts, threshold=opts.threshold, max_sentences=opts.triage)
                 full = [i for i, rep in enumerate(first)
-                        if needs_full_detection([x.score for x in rep.sentences], opts.triage, opts.triage_score)]
+                        if needs_full_detection([x.alone for x in rep.sentences], opts.triage, opts.triage_score)]
                 reports = list(first)
                 for i, rep in zip(full, repairer.check_many([texts[i] for i in full], threshold=opts.threshold)):
                     reports[i] = rep

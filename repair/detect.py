@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .doc import Span, sigmoid
+from .doc import Span, logit, sigmoid
 from .lexicon import Lexicon, Site
 from .lm import LanguageModel
 from .resources import model_path
@@ -34,6 +34,28 @@ class SentenceEvidence:
     score: float
     spans: list[Span]  # offsets into the sentence text
     alternatives: list[Alternative]  # best alternative per rescored site
+
+
+@dataclass(frozen=True)
+class ContextCalibration:
+    """A sentence's score weighed with its document's: spinners spin whole articles, so the same odd
+    word is stronger evidence in an article whose other sentences look spun, and weaker in a clean one.
+
+    ``score = sigmoid(own * logit(sentence) + document * logit(document score) + bias)``: a logistic
+    regression on held-out training articles (``scripts/calibrate_context.py``), calibrated like the
+    sentence score itself (an even prior). It applies to sentences of a text of two or more sentences,
+    or of a part whose document's score the caller passes (``Repairer.check_many(document_scores=...)``)."""
+
+    own: float
+    document: float
+    bias: float
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> ContextCalibration | None:
+        return cls(config["own"], config["document"], config["bias"]) if config else None
+
+    def __call__(self, sentence: float, document: float) -> float:
+        return sigmoid(self.own * logit(sentence, 1e-4) + self.document * logit(document, 1e-4) + self.bias)
 
 
 class Detector(Protocol):
@@ -149,6 +171,7 @@ class EncoderDetector:
         self.a, self.b = self.config["calibration"]["a"], self.config["calibration"]["b"]
         # the flagging threshold chosen with the calibration: <= 2% of held-out clean sentences flagged
         self.threshold: float | None = self.config.get("operating_point", {}).get("threshold")
+        self.context = ContextCalibration.from_config(self.config.get("context", {}).get("weights"))
 
     def word_logits(self, sentences: list[str]) -> list[tuple[list[Token], list[float]]]:
         """Each sentence's words (``repair.segment.words``) with one logit each; -inf past the token limit."""

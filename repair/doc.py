@@ -24,7 +24,11 @@ class Span:
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence of the input with its spin score (0..1) and its suspicious spans."""
+    """One sentence of the input with its spin score (0..1) and its suspicious spans.
+
+    ``score`` weighs the sentence's document too where there is one (the detector's context
+    calibration: a sentence among spun ones is more likely spun); ``own_score`` is the score of the
+    sentence's own words, which the document score pools (None: the same as ``score``)."""
 
     start: int
     end: int
@@ -32,6 +36,12 @@ class Sentence:
     score: float
     flagged: bool
     spans: list[Span] = field(default_factory=list)
+    own_score: float | None = None
+
+    @property
+    def alone(self) -> float:
+        """The sentence's score on its own words, without its document's."""
+        return self.score if self.own_score is None else self.own_score
 
 
 @dataclass(frozen=True)
@@ -77,8 +87,8 @@ class _Outcome:
 
     @property
     def score(self) -> float:
-        """Document spin score (see :func:`document_score`)."""
-        return document_score([s.score for s in self.sentences])
+        """Document spin score (see :func:`document_score`) of the sentences' own scores."""
+        return document_score([s.alone for s in self.sentences])
 
     @property
     def flagged(self) -> list[Sentence]:
@@ -135,6 +145,7 @@ def _sentence_dict(s: Sentence) -> dict:
         "start": s.start,
         "end": s.end,
         "score": round(s.score, 4),
+        "own_score": round(s.alone, 4),
         "flagged": s.flagged,
         "spans": [{"start": p.start, "end": p.end, "score": round(p.score, 4)} for p in s.spans],
     }

@@ -121,22 +121,36 @@ class Repairer:
             raise InputError(f"document too large: {len(text):,} characters (limit {self.max_chars:,})")
 
     def _sentences(self, text: str, threshold: float) -> list[Sentence]:
-        return self._sentences_many([text], threshold)[0]
+        return self._sentences_many([text], threshold)[0][0]
 
-    def _sentences_many(self, texts: list[str], threshold: float, limit: int | None = None) -> list[list[Sentence]]:
-        """Segment every text and score all their sentences in one detector call (batches pad less)."""
+    def _sentences_many(self, texts: list[str], threshold: float, limit: int | None = None,
+                        document_scores: list[float | None] | None = None
+                        ) -> tuple[list[list[Sentence]], list[list[float | None]]]:
+        """Segment every text and score all their sentences in one detector call (batches pad less);
+        then weigh each sentence's score with its document's (the detector's context calibration).
+        Returns the sentences and, per sentence, its document's score (given, or its text's sentences
+        pooled; None for a text of one sentence)."""
+        if document_scores is not None and len(document_scores) != len(texts):
+            raise ValueError(f"{len(document_scores)} document scores for {len(texts)} texts")
         spans = [self.segmenter.sentences(t)[:limit] for t in texts]
         flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
         with self._lock:
-            evidence = iter(self.detector.detect(flat))
-        out = []
-        for text, sp in zip(texts, spans):
+            evidence = self.detector.detect(flat)
+        calibration = getattr(self.detector, "context", None)
+        given = document_scores or [None] * len(texts)
+        docs, contexts, k = [], [], 0
+        for text, sp, doc in zip(texts, spans, given):
+            own = evidence[k:k + len(sp)]
+            k += len(sp)
+            context = context_scores([ev.score for ev in own]) if doc is None else [doc] * len(sp)
             sents = []
-            for (s, e), ev in zip(sp, evidence):
-                sents.append(Sentence(s, e, text[s:e], ev.score, ev.score >= threshold,
-                                      [Span(p.start + s, p.end + s, p.score, p.text) for p in ev.spans]))
-            out.append(sents)
-        return out
+            for (s, e), ev, c in zip(sp, own, context):
+                score = ev.score if calibration is None or c is None else calibration(ev.score, c)
+                sents.append(Sentence(s, e, text[s:e], score, score >= threshold,
+                                      [Span(p.start + s, p.end + s, p.score, p.text) for p in ev.spans], ev.score))
+            docs.append(sents)
+            contexts.append(context)
+        return docs, contexts
 
     def check(self, text: str, *, threshold: float | None = None) -> Report:
         """Detection only: every sentence with its spin score, flag and suspicious spans."""
@@ -144,15 +158,18 @@ class Repairer:
         threshold = self.threshold if threshold is None else threshold
         return Report(text, self._sentences(text, threshold), self.signature(threshold))
 
-    def check_many(self, texts: list[str], *, threshold: float | None = None,
-                   max_sentences: int | None = None) -> list[Report]:
+    def check_many(self, texts: list[str], *, threshold: float | None = None, max_sentences: int | None = None,
+                   document_scores: list[float | None] | None = None) -> list[Report]:
         """:meth:`check` for many documents at once, batching sentences across them (the fast path for
-        corpora). ``max_sentences`` scores only each document's first sentences (a cheap triage)."""
+        corpora). ``max_sentences`` scores only each document's first sentences (a cheap triage).
+        ``document_scores``: where ``texts`` are parts of longer documents, the score of the document
+        each comes from, which every sentence's score weighs (as in :meth:`fix_many`)."""
         for t in texts:
             self._validate(t)
         threshold = self.threshold if threshold is None else threshold
         sig = self.signature(threshold)
-        return [Report(t, s, sig) for t, s in zip(texts, self._sentences_many(texts, threshold, max_sentences))]
+        docs, _ = self._sentences_many(texts, threshold, max_sentences, document_scores)
+        return [Report(t, s, sig) for t, s in zip(texts, docs)]
 
     def fix(self, text: str, *, threshold: float | None = None, min_confidence: float | None = None) -> Result:
         """Detection plus restoration. Edits below ``min_confidence`` are withheld."""
@@ -169,23 +186,18 @@ class Repairer:
         the score of the document each text comes from (``check(document).score``; None: the text's own)."""
         for t in texts:
             self._validate(t)
-        if document_scores is not None and len(document_scores) != len(texts):
-            raise ValueError(f"{len(document_scores)} document scores for {len(texts)} texts")
         threshold = self.threshold if threshold is None else threshold
         with self._lock:
             restorer = self.restorer  # loaded on first use, once; its operating point gives the defaults below
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
         floor = min(threshold, self.restore_floor)
-        docs = self._sentences_many(texts, threshold)
-        # what each sentence's document says (given, or its text's sentences pooled)
-        given = document_scores or [None] * len(docs)
-        context = [context_scores([s.score for s in sents]) if given[d] is None else [given[d]] * len(sents)
-                   for d, sents in enumerate(docs)]
-        todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.score >= floor]
+        docs, context = self._sentences_many(texts, threshold, document_scores=document_scores)
+        # the restorer reads each sentence's own score and its document's (given, or its text's pooled)
+        todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.alone >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in todo]
         with self._lock:
             if hasattr(restorer, "restore_many"):
-                proposed = restorer.restore_many([s.text for *_, s in todo], local, [s.score for *_, s in todo],
+                proposed = restorer.restore_many([s.text for *_, s in todo], local, [s.alone for *_, s in todo],
                                                  [context[d][k] for d, k, _ in todo])
             else:
                 proposed = [restorer.restore(s.text, sp) for (*_, s), sp in zip(todo, local)]

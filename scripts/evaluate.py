@@ -95,12 +95,33 @@ class DetectOnly:
         self.repairer = repairer
         self.name = f"{repairer.detector.name} (detection only)"
 
-    def run_many(self, texts):
-        out = []
-        for rep in self.repairer.check_many(texts):
-            score = max((s.score for s in rep.sentences), default=0.0)
-            out.append((score, [(p.start, p.end) for s in rep.sentences for p in s.spans], []))
-        return out
+    def run_many(self, texts, documents=None):
+        """``documents``: the text of every sentence of each text's document. Each document is then
+        checked whole, as ``repair check article.txt`` would (its sentences weigh the document's score),
+        and each text gets the sentences and spans that fall within it."""
+        if documents is None:
+            return [self._row(rep.sentences, 0, len(t)) for t, rep in zip(texts, self.repairer.check_many(texts))]
+        joined, where = {}, []  # document -> its text; each text -> (document, start, end) in it
+        for t, doc in zip(texts, documents):
+            key = tuple(doc)
+            if key not in joined:
+                starts = [sum(len(x) + 1 for x in doc[:k]) for k in range(len(doc))]
+                joined[key] = (" ".join(doc), starts, set())
+            text, starts, used = joined[key]
+            k = next(j for j in range(len(doc)) if doc[j] == t and j not in used)
+            used.add(k)
+            where.append((key, starts[k], starts[k] + len(t)))
+        reports = dict(zip(joined, self.repairer.check_many([text for text, *_ in joined.values()])))
+        return [self._row(reports[key].sentences, a, b) for key, a, b in where]
+
+    @staticmethod
+    def _row(sentences, a, b):
+        """Score (the best sentence overlapping ``a:b``), spans within ``a:b`` shifted to start at ``a``, no
+        edits, and the best own score (without the document's), which the document score pools."""
+        mine = [s for s in sentences if s.start < b and s.end > a]
+        return (max((s.score for s in mine), default=0.0),
+                [(p.start - a, p.end - a) for s in mine for p in s.spans if a <= p.start and p.end <= b], [],
+                max((s.alone for s in mine), default=0.0))
 
 
 class FreeGeneration:
@@ -148,7 +169,7 @@ def apply(text, edits):
 def evaluate(system, records, threshold, articles=None):
     """``articles``: (doc, spinner, rate) -> the spun text of every sentence of that document, in order;
     a system that takes ``documents`` gets each record's (the restorer weighs its document's score)."""
-    rows = defaultdict(lambda: {"scores": [], "outputs": [], "spun": [], "orig": [], "edits": Counts(),
+    rows = defaultdict(lambda: {"scores": [], "spun_scores": [], "outputs": [], "spun": [], "orig": [], "edits": Counts(),
                                 "tokens": Counts(), "flags": Counts(),
                                 "pairs": [], "caps": 0, "caps_flagged": 0})
     by_doc = defaultdict(list)  # (article, spinner, rate) -> sentence scores, in order
@@ -161,10 +182,11 @@ def evaluate(system, records, threshold, articles=None):
         runs = system.run_many([r["spun"] for r in records])
     else:
         runs = (system.run(r["spun"]) for r in records)
-    for r, (score, spans, edits) in zip(records, runs):
+    for r, (score, spans, edits, *own) in zip(records, runs):
         row = rows[r["spinner"]]
         row["scores"].append(score)
-        by_doc[(r.get("doc"), r["spinner"], r.get("rate"))].append(score)
+        row["spun_scores"] += [score] if r["edits"] else []
+        by_doc[(r.get("doc"), r["spinner"], r.get("rate"))].append(own[0] if own else score)
         row["outputs"].append(apply(r["spun"], edits))
         row["spun"].append(r["spun"])
         row["orig"].append(r["original"])
@@ -185,7 +207,9 @@ def evaluate(system, records, threshold, articles=None):
     for spinner, row in sorted(rows.items()):
         m = {"n": len(row["scores"])}
         if spinner != "none":
-            m["auc"] = roc_auc(row["scores"], clean["scores"]) if clean else float("nan")
+            # spun sentences (the spinner changed a word) against the clean articles' sentences; a
+            # sentence of a spun article that the spinner left as it was is neither
+            m["auc"] = roc_auc(row["spun_scores"], clean["scores"]) if clean else float("nan")
             flags = Counts(row["flags"].tp, clean["flags"].fp if clean else 0, row["flags"].fn)
             m.update(det_p=flags.precision, det_r=flags.recall, det_f1=flags.f(1.0))
             m.update(tok_p=row["tokens"].precision, tok_r=row["tokens"].recall, tok_f1=row["tokens"].f(1.0))
@@ -315,7 +339,11 @@ def main():
              f"Signature: `{signature}`  ",
              f"{len(records)} sampled sentences ({args.per_spinner or 'all'} per spinner) for every system; the "
              f"detector alone also runs on all {len(everything)}. Peak RSS of the whole run {peak_mb:.0f} MB.", "",
-             "## Detection (sentence ROC AUC against the clean sentences; P/R/F1 at each detector's default threshold; token P/R/F1 of its word spans)", "",
+             "## Detection (sentence ROC AUC of the spun sentences, those the spinner changed, against the clean "
+             "articles' sentences; P/R/F1 at each detector's default threshold; token P/R/F1 of its word spans)", "",
+             "Every sentence is scored within its article, as `repair check article.txt` scores it: the trained "
+             "detectors weigh each sentence's own score with its article's (`context` in the detector's "
+             "`repair.json`); v0 scores sentences alone.", "",
              "| system | spinner | AUC | P | R | F1 | token P | token R | token F1 |", "|---|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
         if name == "free":  # changes text, detects nothing

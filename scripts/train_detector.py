@@ -27,7 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from repair.encoder import BASE_PACKAGE, featurize, load_base, word_logits  # noqa: E402
-from trainlib import Checkpoint, optimizer, records, train_batches, training_args  # noqa: E402
+from trainlib import (Checkpoint, fit_logistic, optimizer, records, reliability_table, train_batches,  # noqa: E402
+                      training_args)
 
 NAME = "minilm-rtd-v1"
 
@@ -108,26 +109,10 @@ def fit_platt(pairs, prior: float | None = 0.5, max_clean_flagged: float = 0.02)
     x = torch.tensor([p[0] for p in pairs]).clamp(-30, 30)
     y = torch.tensor([float(p[1]) for p in pairs])
     share = float(y.mean())
-    w = torch.ones_like(y) if prior is None else torch.where(y > 0, prior / share, (1 - prior) / (1 - share))
-    ab = torch.tensor([1.0, 0.0], requires_grad=True)
-    opt = torch.optim.LBFGS([ab], max_iter=200)
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(ab[0] * x + ab[1], y, weight=w)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    ab, w = fit_logistic(x[:, None], y, prior, init=[1.0, 0.0])
     a, b = ab.tolist()
     prob = torch.sigmoid(a * x + b)
-    table = []
-    for lo in [i / 10 for i in range(10)]:
-        m = (prob >= lo) & (prob < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
-        if m.any():
-            table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()),
-                          "mean_score": round(float(prob[m].mean()), 3),
-                          "spun_share": round(float((w[m] * y[m]).sum() / w[m].sum()), 3)})
+    table = reliability_table(prob, y, w)
     clean = y == 0
     summary = {"heldout_spun_share": round(share, 3), "calibrated_prior": prior,
                "clean_flagged_at_0.5": round(float((prob[clean] >= 0.5).float().mean()), 4),

@@ -115,3 +115,40 @@ def training_args(description: str, name: str, *, steps: int, batch: int, warmup
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint, no training")
     return ap
+
+
+def fit_logistic(x, y, prior: float | None = 0.5, init=None):
+    """Weighted logistic regression ``p = sigmoid(x @ w[:-1] + w[-1])`` by L-BFGS (``x``: n × k tensor,
+    ``y``: n labels 0/1). ``prior``: weight the two classes as if the share of positives were this
+    (None: as they come), so that a score means the same whatever the held-out mixture. Returns the
+    weights (bias last) and the per-example weights used."""
+    import torch
+
+    x, y = x.to(torch.float64), y.to(torch.float64)
+    share = float(y.mean())
+    weight = torch.ones_like(y) if prior is None else torch.where(y > 0, prior / share, (1 - prior) / (1 - share))
+    xb = torch.cat([x, torch.ones_like(y)[:, None]], 1)
+    w = (torch.zeros(xb.shape[1], dtype=torch.float64) if init is None
+         else torch.tensor(init, dtype=torch.float64)).requires_grad_(True)
+    opt = torch.optim.LBFGS([w], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xb @ w, y, weight=weight)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return w.detach(), weight
+
+
+def reliability_table(prob, y, weight) -> list[dict]:
+    """Per tenth of the score: how many examples, their mean score and the (weighted) share positive."""
+    table = []
+    for lo in [i / 10 for i in range(10)]:
+        m = (prob >= lo) & (prob < lo + 0.1 + (1e-9 if lo >= 0.9 else 0))
+        if m.any():
+            table.append({"bin": f"{lo:.1f}-{lo + 0.1:.1f}", "n": int(m.sum()),
+                          "mean_score": round(float(prob[m].mean()), 3),
+                          "spun_share": round(float((weight[m] * y[m]).sum() / weight[m].sum()), 3)})
+    return table

@@ -165,3 +165,68 @@ def test_spinner_tells_in_002_are_spans(detector):
     ev = detector.detect([text])[0]
     assert any(s.text == "got here" for s in ev.spans), ev.spans
     assert not any(s.text in ("Antony", "Blinken", "Tuesday") for s in ev.spans)
+
+
+def test_a_sentence_weighs_its_articles_score(detector):
+    """The context calibration: the same sentence scores higher in an article that looks spun than in
+    one that looks clean; its own score, and the document score that pools own scores, do not move."""
+    from repair import Repairer
+
+    assert detector.context is not None  # both shipped detectors carry one (scripts/calibrate_context.py)
+    r = Repairer(detector=detector)
+    text = "The minister got here on Tuesday. Talks were held with officials of the region."
+    spunish, cleanish = r.check_many([text, text], document_scores=[0.95, 0.05])
+    for a, b in zip(spunish.sentences, cleanish.sentences):
+        assert a.own_score == b.own_score
+        assert a.score > b.score
+        assert a.flagged == (a.score >= r.threshold)
+    assert spunish.score == cleanish.score == r.check(text).score
+    alone = r.check("The minister got here on Tuesday.").sentences[0]  # one sentence: no context
+    assert alone.score == alone.own_score == pytest.approx(spunish.sentences[0].own_score, abs=1e-6)  # padding
+
+
+def test_seed_articles_checked_whole(detector):
+    """What ``repair check article.txt`` shows: each seed scored whole, its sentences weighing the
+    article. Issue 4's bars: 90% of 002's sentences flagged, at most one per clean article."""
+    from repair import Repairer
+
+    r = Repairer(detector=detector)
+    reports = {p.stem: r.check(p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*.txt"))}
+    spun = reports.pop("002")
+    assert len(spun.flagged) >= 0.9 * len(spun.sentences), [round(s.score, 2) for s in spun.sentences]
+    assert all(len(rep.flagged) <= 1 for rep in reports.values()), {k: len(v.flagged) for k, v in reports.items()}
+
+
+def test_context_calibration_is_fitted_on_held_out_articles_and_written(tmp_path):
+    """``calibrate_context.py`` on a small validation shard (the spun seed cut into three articles,
+    the four clean seeds), scored by the shipped detector: the fit trusts the article's score
+    (positive weight) and ``--write`` stores what the detector then loads, keeping its threshold."""
+    import shutil
+
+    from repair.detect import EncoderDetector
+    from repair.resources import model_path
+    from repair.segment import default_segmenter
+
+    seg = default_segmenter()
+    rows = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        spun = path.stem == "002"
+        for k, (s, e) in enumerate(seg.sentences(text)):
+            article = f"{path.stem}/{k // 4}" if spun else path.stem
+            rows.append({"id": f"{path.stem}:{k}", "article": article, "spinner": "treasures" if spun else "none",
+                         "spun": text[s:e], "edits": [{"start": 0, "end": 1}] if spun else []})
+    data = tmp_path / "data"
+    data.mkdir()
+    write_shard(data / "val-00000.jsonl.gz", rows)
+    det = tmp_path / "detector"
+    shutil.copytree(model_path("detector"), det)
+    config = json.loads((det / "repair.json").read_text())
+    config.pop("context")
+    (det / "repair.json").write_text(json.dumps(config))
+    load_script("calibrate_context").main(["--data", str(data), "--detector", str(det), "--write"])
+    written = json.loads((det / "repair.json").read_text())
+    assert written["context"]["weights"]["document"] > 0 and written["context"]["fitted_on"]["articles"] == 7
+    assert written["operating_point"] == config["operating_point"]
+    assert written["context"]["heldout"]["flagged_in_context"]["spun"] > 0.5
+    assert EncoderDetector(det).context is not None
