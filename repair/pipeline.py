@@ -1,7 +1,8 @@
 """``Repairer``: the one object editorial software needs.
 
-Data flows one way: text -> sentences (``segment``) -> scores and spans (``detect``) -> edits
-(``restore``) -> ``Report`` / ``Result`` (``doc``), whose offsets all point into the input text.
+Data flows one way: text -> sentences (``segment``) -> scores and spans (``detect``; each sentence's
+score then weighs its document's) -> edits (``restore``) -> ``Report`` / ``Result`` (``doc``), whose
+offsets all point into the input text.
 """
 from __future__ import annotations
 
