@@ -76,7 +76,7 @@ def decode(rep, recs):
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
     spans = [[p for s in report.sentences for p in s.spans] for report in reports]
-    scores = [report.score if not report.sentences else max(s.score for s in report.sentences) for report in reports]
+    scores = [report.score if not report.sentences else max(s.alone for s in report.sentences) for report in reports]
     return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
 
 
