@@ -133,7 +133,8 @@ def to_html(outcome: "Report | Result") -> str:
             p = e.end
         inner.append(esc(src[p:sent.end]))
         alpha = 0.45 * sent.score
-        tip = esc(f"spin score {sent.score:.2f}" + (" (flagged)" if sent.flagged else ""), quote=True)
+        alone = f"; {sent.alone:.2f} on its own words" if abs(sent.alone - sent.score) >= 0.005 else ""
+        tip = esc(f"spin score {sent.score:.2f}{alone}" + (" (flagged)" if sent.flagged else ""), quote=True)
         parts.append(f'<span class="s" style="background: rgba(220,40,40,{alpha:.3f})" title="{tip}">'
                      f'{"".join(inner)}</span>')
         pos = sent.end

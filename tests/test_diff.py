@@ -16,7 +16,7 @@ def result():
     (a, b), (c, d), (e, f) = at("Blinken got here to Astana."), at("Officials held an information convention."), at("All calm.")
     (g, h), (i, j) = at("got here"), at("information convention")
     s = [Sentence(a, b, TEXT[a:b], 0.97, True, [Span(g, h, 0.97, "got here")]),
-         Sentence(c, d, TEXT[c:d], 0.88, True, [Span(i, j, 0.88, "information convention")]),
+         Sentence(c, d, TEXT[c:d], 0.88, True, [Span(i, j, 0.88, "information convention")], own_score=0.61),
          Sentence(e, f, TEXT[e:f], 0.02, False, [])]
     edits = [Edit(g, h, "got here", "came", 0.93), Edit(i, j, "information convention", "news conference", 0.81)]
     fixed = "Blinken came to Astana.\n\nOfficials held an news conference. All calm."
@@ -56,6 +56,8 @@ def test_html_is_self_contained_with_heat_and_hover(result):
     assert "<del>got here</del><ins>came</ins>" in page
     assert 'title="got here → came (confidence 0.93)"' in page
     assert "rgba(220,40,40,0.436)" in page  # heat of the 0.97 sentence
+    assert 'title="spin score 0.97 (flagged)"' in page  # no context: one score
+    assert 'title="spin score 0.88; 0.61 on its own words (flagged)"' in page  # its article raised it
     assert "\n\n" in page
 
 
