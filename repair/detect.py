@@ -54,8 +54,14 @@ class ContextCalibration:
     def from_config(cls, config: dict | None) -> ContextCalibration | None:
         return cls(config["own"], config["document"], config["bias"]) if config else None
 
+    @staticmethod
+    def inputs(sentence: float, document: float) -> tuple[float, float]:
+        """What the regression reads: the log-odds of the sentence's own score and of its document's."""
+        return logit(sentence, 1e-4), logit(document, 1e-4)
+
     def __call__(self, sentence: float, document: float) -> float:
-        return sigmoid(self.own * logit(sentence, 1e-4) + self.document * logit(document, 1e-4) + self.bias)
+        own, document = self.inputs(sentence, document)
+        return sigmoid(self.own * own + self.document * document + self.bias)
 
 
 class Detector(Protocol):

@@ -16,6 +16,7 @@ import resource
 import sys
 import time
 from collections import defaultdict
+from itertools import accumulate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +106,7 @@ class DetectOnly:
         for t, doc in zip(texts, documents):
             key = tuple(doc)
             if key not in joined:
-                starts = [sum(len(x) + 1 for x in doc[:k]) for k in range(len(doc))]
+                starts = [0, *accumulate(len(x) + 1 for x in doc[:-1])]  # joined by one space
                 joined[key] = (" ".join(doc), starts, set())
             text, starts, used = joined[key]
             k = next(j for j in range(len(doc)) if doc[j] == t and j not in used)
