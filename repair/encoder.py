@@ -85,6 +85,11 @@ def featurize(tokenizer, texts: list[str], max_tokens: int = MAX_TOKENS) -> Batc
     return Batch({n_: v for n_, v in inputs.items() if n_ in tokenizer.model_input_names}, torch.from_numpy(first), toks)
 
 
+def token_counts(tokenizer, texts: list[str], max_tokens: int = MAX_TOKENS) -> list[int]:
+    """How many tokens (special ones included, truncated at ``max_tokens``) :func:`featurize` gives each text."""
+    return [len(e.ids) for e in _backend(tokenizer, max_tokens).encode_batch(texts)]
+
+
 _backends: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # tokenizer -> {max_tokens: backend}
 
 

@@ -368,7 +368,8 @@ class EditDecoder:
             scores = [1.0 if sp is None else max((p.score for p in sp), default=0.0) for sp in spans]
         documents = documents or [None] * len(sentences)
         out: list[list[Candidate]] = [[] for _ in sentences]
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))  # similar lengths pad less
+        counts = [len(ids) for ids in self.tokenizer(sentences, add_special_tokens=False)["input_ids"]] if sentences else []
+        order = sorted(range(len(sentences)), key=counts.__getitem__)  # similar token counts pad less
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
             for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx])):
