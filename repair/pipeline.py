@@ -193,8 +193,9 @@ class Repairer:
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
         floor = min(threshold, self.restore_floor)
         docs, context = self._sentences_many(texts, threshold, document_scores=document_scores)
-        # the restorer reads each sentence's own score and its document's (given, or its text's pooled)
-        todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.alone >= floor]
+        # sentences are chosen by the score a check shows (weighed with their document's), so every
+        # flagged sentence is restored; the restorer reads their own score and the document's
+        todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.score >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in todo]
         with self._lock:
             if hasattr(restorer, "restore_many"):

@@ -60,14 +60,17 @@ def contexts(rep, articles: dict) -> dict:
     return document_contexts(lambda xs: [ev.score for ev in rep.detector.detect(xs)], articles)
 
 
-def with_context(rows, context: dict, drop: float = 0.0, seed: int = 0):
-    """The rows with each candidate's ``document`` set to its sentence's context; a share ``drop`` of
-    the records gets none (a one-sentence text), so a reranker fitted on them learns that case too."""
+def with_context(rows, context: dict, calibration=None, drop: float = 0.0, seed: int = 0):
+    """The rows with each candidate's ``document`` set to its sentence's context, and the score the
+    restore threshold reads weighed with it by the detector's ``calibration``, as ``Repairer.fix_many``
+    gates sentences; a share ``drop`` of the records gets none (a one-sentence text: its own score), so
+    a reranker fitted on them learns that case too."""
     rng = random.Random(seed)
     out = []
     for r, score, cands in rows:
         doc = None if rng.random() < drop else context[r["article"]]
-        out.append((r, score, [replace(c, document=doc) for c in cands]))
+        gate = score if doc is None or calibration is None else calibration(score, doc)
+        out.append((r, gate, [replace(c, document=doc) for c in cands]))
     return out
 
 
@@ -212,7 +215,9 @@ def main():
         if args.candidates:
             args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
     context = contexts(rep, articles)  # the tune rows have their article's context, as in a fix of it
-    rows, fit_rows = with_context(rows, context), with_context(fit_rows, context, args.no_context, args.seed)
+    calibration = rep.detector.context
+    rows = with_context(rows, context, calibration)
+    fit_rows = with_context(fit_rows, context, calibration, args.no_context, args.seed)
     spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
     modes += [m + "+lexicon" for m in modes] if args.lexicon else []
@@ -262,7 +267,7 @@ def main():
           f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
     alone = None
     if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
-        alone_rows = at(with_context(rows, context, drop=1.0), mode)
+        alone_rows = at(with_context(rows, context, calibration, drop=1.0), mode)
         kw = dict(reranker=rerankers[mode, name[1]])
         _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners))
         print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("

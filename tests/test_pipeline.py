@@ -165,3 +165,19 @@ def test_the_documents_score_weighs_in_and_must_match_the_texts(repairer):
     assert pooled.edits and pooled.edits == given.edits
     with pytest.raises(ValueError, match="2 document scores for 1 texts"):
         repairer.fix_many([text], document_scores=[0.5, 0.5])
+
+
+def test_every_sentence_a_check_flags_goes_to_the_restorer(repairer, monkeypatch):
+    """Sentences are chosen for restoration by the score ``check`` shows, weighed with their document's:
+    in an article that scores as spun, a sentence whose own words score below the restore floor is
+    flagged and restored; in a clean one it is left alone without a decode."""
+    text = "The company reported higher profits this year."
+    given = []
+    restore_many = repairer.restorer.restore_many
+    monkeypatch.setattr(repairer.restorer, "restore_many", lambda texts, *a: given.append(list(texts)) or restore_many(texts, *a))
+    spun, clean = repairer.check_many([text, text], document_scores=[0.99, 0.01])
+    assert spun.sentences[0].alone < repairer.restore_floor <= spun.sentences[0].score and spun.sentences[0].flagged
+    assert clean.sentences[0].score < repairer.restore_floor
+    repairer.fix_many([text], document_scores=[0.99])
+    repairer.fix_many([text], document_scores=[0.01])
+    assert given == [[text], []]
