@@ -23,6 +23,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--spinners", default=",".join(MIXTURE), help="comma-separated subset of the mixture")
     ap.add_argument("--clean-frac", type=float, default=0.25, help="share of articles left unspun")
     ap.add_argument("--rate", default="0.15,0.95", help="per-article spin rate range lo,hi")
+    ap.add_argument("--rate-scale", choices=["linear", "log"], default="linear",
+                    help="draw each article's rate uniformly (linear) or log-uniformly (log: light spinning, a few "
+                         "words in a hundred, as common as heavy)")
     ap.add_argument("--val-frac", type=float, default=0.02)
     ap.add_argument("--shard-size", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=13)
@@ -162,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
                 name, rate, spinner = "none", 0.0, None
             else:
                 name = rng.choices(names, weights=[spinners[n][1] for n in names])[0]
-                rate = round(rng.uniform(lo, hi), 2)
+                rate = (round(rng.uniform(lo, hi), 2) if args.rate_scale == "linear"
+                        else round(math.exp(rng.uniform(math.log(lo), math.log(hi))), 3))
                 spinner = machines[name]
                 spinner.rate, spinner.protect_quotes = rate, rng.random() < 0.5
                 spinner.protect_names = rng.random() < 0.7  # most spinners leave capitalised words alone

@@ -137,6 +137,8 @@ def main(argv=None):
                        val_size=2000)
     ap.add_argument("--layers", default="", help="adapt only these encoder layers (e.g. 3,4,5); default all")
     ap.add_argument("--num-layers", type=int, default=0, help="keep only the encoder's lowest N layers (0: all 6)")
+    ap.add_argument("--init", type=Path, help="start from an exported detector (its adapter and head; same --rank "
+                    "and layers), e.g. models/detector, to continue training on new data")
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--calib-size", type=int, default=6000)
     ap.add_argument("--bias-steps", type=int, default=0,
@@ -157,6 +159,12 @@ def main(argv=None):
                       target_modules=["query", "key", "value", "dense"],
                       layers_to_transform=[int(i) for i in args.layers.split(",")] if args.layers else None)
     model = get_peft_model(base, lora).to(args.device)
+    if args.init:  # a checkpoint in --out, if any, still wins below: resuming continues the continuation
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(args.init / "adapter_model.safetensors", device=args.device))
+        print(f"initialised from {args.init}", flush=True)
     params = [p for p in model.parameters() if p.requires_grad]
     opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=0.01)
     ckpt = args.out / "ckpt.pt"

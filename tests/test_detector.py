@@ -110,6 +110,12 @@ def test_a_shallow_detector_trains_exports_and_loads_shallow(tmp_path):
     det = EncoderDetector(tmp_path / "export")
     assert len(det.model.base_model.encoder.layer) == 2 and det.name == "minilm2-rtd-v1"
     assert len(det.detect(["The minister came on day 99."])) == 1
+    # --init starts from an export: exported again untrained, it gives the same word logits
+    train.main(["--data", str(data), "--out", str(tmp_path / "run2"), "--export", str(tmp_path / "again"),
+                "--val-size", "8", "--calib-size", "8", "--num-layers", "2", "--init", str(tmp_path / "export"),
+                "--export-only"])
+    probe = ["The minister got here on day 99.", "Talks were held."]
+    assert EncoderDetector(tmp_path / "again").word_logits(probe) == det.word_logits(probe)
 
 
 def test_unknown_detector_name_is_refused():

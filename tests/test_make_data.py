@@ -92,3 +92,14 @@ def test_shards_labels_split_and_determinism(corpus, tmp_path):
     for shard in (tmp_path / "a").glob("*.jsonl.gz"):
         assert shard.read_bytes() == (tmp_path / "b" / shard.name).read_bytes()
     assert not list((tmp_path / "a").glob(".*tmp")), "no temporary shard may be left behind"
+
+
+def test_a_log_uniform_rate_makes_light_spinning_as_common_as_heavy(corpus, tmp_path):
+    """--rate-scale log draws each article's rate log-uniformly within --rate: half the spun articles
+    fall below the range's geometric mean (here 0.19), where a uniform draw puts a sixth."""
+    import statistics
+
+    _run(corpus, tmp_path / "log", clean_frac=0.3, rate="0.04,0.95", rate_scale="log")
+    rates = {r["article"]: r["rate"] for _, r in _records(tmp_path / "log") if r["spinner"] != "none"}
+    assert len(rates) > 15 and all(0.04 <= x <= 0.95 for x in rates.values())
+    assert statistics.median(rates.values()) < 0.35
