@@ -183,9 +183,11 @@ class EncoderDetector:
         """Each sentence's words (``repair.segment.words``) with one logit each; -inf past the token limit."""
         from .encoder import featurize, token_counts, word_logits
 
-        # batches of similar token counts: sorting by characters left a third of the encoder's work on padding
-        counts = token_counts(self.tokenizer, sentences, self.max_tokens)
-        order = sorted(range(len(sentences)), key=counts.__getitem__)
+        # batches of similar token counts (sorting by characters left a third of the encoder's work on
+        # padding); texts that fit one batch need no order
+        order = list(range(len(sentences)))
+        if len(sentences) > self.batch_size:
+            order.sort(key=token_counts(self.tokenizer, sentences, self.max_tokens).__getitem__)
         out: list[tuple[list[Token], list[float]]] = [([], []) for _ in sentences]
         with self.torch.inference_mode():
             for k in range(0, len(order), self.batch_size):
