@@ -368,25 +368,29 @@ class EditDecoder:
             scores = [1.0 if sp is None else max((p.score for p in sp), default=0.0) for sp in spans]
         documents = documents or [None] * len(sentences)
         out: list[list[Candidate]] = [[] for _ in sentences]
-        counts = [len(ids) for ids in self.tokenizer(sentences, add_special_tokens=False)["input_ids"]] if sentences else []
-        order = sorted(range(len(sentences)), key=counts.__getitem__)  # similar token counts pad less
+        if not sentences:
+            return out
+        enc = self.tokenizer(sentences, add_special_tokens=False, return_offsets_mapping=True)
+        ids, offsets = enc["input_ids"], enc["offset_mapping"]
+        order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))  # similar token counts pad less
         for b in range(0, len(order), self.batch_size):
             idx = order[b:b + self.batch_size]
-            for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx])):
+            for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx],
+                                                 [(ids[i], offsets[i]) for i in idx])):
                 out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
         return out
 
     # -- one batch of sentences ---------------------------------------------------------------
-    def _batch(self, sentences, spans):
+    def _batch(self, sentences, spans, encoded):
+        """``encoded``: each sentence's token ids and their character offsets (no special tokens)."""
         torch = self.torch
         from .lm import BOS_ID
         from .seq2seq import END_ID, SEP_ID, word_offsets
 
         drafts = []  # per sentence: draft token ids, their character spans, its words, where words start
-        for s in sentences:
-            enc = self.tokenizer(s, add_special_tokens=False, return_offsets_mapping=True)
+        for s, (ids, offsets) in zip(sentences, encoded):
             ws = words(s)
-            drafts.append((enc["input_ids"], word_offsets(s, enc["offset_mapping"]), ws, {w.start for w in ws}))
+            drafts.append((ids, word_offsets(s, offsets), ws, {w.start for w in ws}))
         seqs = [[BOS_ID, *d[0], SEP_ID, *d[0]] for d in drafts]
         n = max(len(x) for x in seqs)
         ids = torch.full((len(seqs), n), 2, dtype=torch.long)
