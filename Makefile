@@ -19,7 +19,7 @@ $(BIN)/repair: pyproject.toml
 install: $(BIN)/repair
 
 demo: install  ## repair the spun seed article and show the diff
-	$(BIN)/repair diff seeds/002.txt --html demo.html
+	$(BIN)/repair diff seeds/002_a8a13b1a40a467f8.txt --html demo.html
 
 test: install  ## run the test suite (tests needing ../shared skip when it is absent)
 	$(BIN)/python -m pytest -q

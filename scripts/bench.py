@@ -234,7 +234,7 @@ def main():
         print(line, flush=True)
         lines.append(line)
 
-    seeds = {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
+    seeds = {p.stem[:3]: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
     rows = []
     if not args.skip_cold:
         with tempfile.TemporaryDirectory() as cold:

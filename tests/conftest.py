@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+SPUN_SEED = "002_a8a13b1a40a467f8"  # the spun one of the five real seed articles (seeds/README.md)
 SHARED = ROOT.parent / "shared"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from repair.segment import words
 
-from .conftest import load_script, write_shard
+from .conftest import SPUN_SEED, load_script, write_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -160,7 +160,7 @@ def test_seed_article_002_is_flagged_and_the_clean_ones_are_not(detector):
         sents = [text[s:e] for s, e in seg.sentences(text)]
         ev = detector.detect(sents)
         flagged[path.stem] = (sum(e.score >= detector.threshold for e in ev), len(sents))
-    n, total = flagged.pop("002")
+    n, total = flagged.pop(SPUN_SEED)
     assert n >= (0.9 if detector.name == "minilm-rtd-v1" else 0.8) * total, (n, total)
     assert all(n <= 1 for n, _ in flagged.values()), flagged  # issue 4: at most one per clean article
     assert sum(n for n, _ in flagged.values()) <= 2, flagged
@@ -198,7 +198,7 @@ def test_seed_articles_checked_whole(detector):
 
     r = Repairer(detector=detector)
     reports = {p.stem: r.check(p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*.txt"))}
-    spun = reports.pop("002")
+    spun = reports.pop(SPUN_SEED)
     assert len(spun.flagged) >= 0.9 * len(spun.sentences), [round(s.score, 2) for s in spun.sentences]
     assert all(len(rep.flagged) <= 1 for rep in reports.values()), {k: len(v.flagged) for k, v in reports.items()}
 
@@ -217,7 +217,7 @@ def test_context_calibration_is_fitted_on_held_out_articles_and_written(tmp_path
     rows = []
     for path in sorted(SEEDS.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        spun = path.stem == "002"
+        spun = path.stem == SPUN_SEED
         for k, (s, e) in enumerate(seg.sentences(text)):
             article = f"{path.stem}/{k // 4}" if spun else path.stem
             rows.append({"id": f"{path.stem}:{k}", "article": article, "spinner": "treasures" if spun else "none",

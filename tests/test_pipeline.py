@@ -5,6 +5,8 @@ import pytest
 
 from repair import InputError, apply_edits
 
+from .conftest import SPUN_SEED
+
 pytestmark = pytest.mark.model
 
 
@@ -22,17 +24,17 @@ def test_edits_round_trip_on_every_seed(seed_results):
 
 
 def test_spun_seed_scores_above_every_clean_seed(seed_results):
-    spun = seed_results["002"]
+    spun = seed_results[SPUN_SEED]
     frac = {k: len(r.flagged) / len(r.sentences) for k, r in seed_results.items()}
-    assert frac["002"] >= 0.5
-    assert all(frac["002"] > f for k, f in frac.items() if k != "002")
-    assert all(spun.score > r.score for k, r in seed_results.items() if k != "002")
-    assert len(spun.edits) >= 3 and not any(r.edits for k, r in seed_results.items() if k != "002")
+    assert frac[SPUN_SEED] >= 0.5
+    assert all(frac[SPUN_SEED] > f for k, f in frac.items() if k != SPUN_SEED)
+    assert all(spun.score > r.score for k, r in seed_results.items() if k != SPUN_SEED)
+    assert len(spun.edits) >= 3 and not any(r.edits for k, r in seed_results.items() if k != SPUN_SEED)
 
 
 def test_clean_seeds_are_mostly_left_alone(seed_results):
-    clean_edits = [e for k, r in seed_results.items() if k != "002" for e in r.edits]
-    clean_words = sum(len(r.original.split()) for k, r in seed_results.items() if k != "002")
+    clean_edits = [e for k, r in seed_results.items() if k != SPUN_SEED for e in r.edits]
+    clean_words = sum(len(r.original.split()) for k, r in seed_results.items() if k != SPUN_SEED)
     assert len(clean_edits) / clean_words <= 0.005, clean_edits  # at most 5 changes per 1,000 words
 
 
@@ -131,14 +133,15 @@ def test_shared_between_threads(repairer):
 
 
 def test_seed_002_restorations(seed_results):
-    """At the shipped operating point the restorer gets two canonical pairs of issue 5 on 002 (12
-    months→year, overseas→foreign) and the plain tells, and makes no edit at all on the four clean
-    seeds. Raise the bar as it improves."""
-    edits = {(e.before.lower(), e.after.lower()) for e in seed_results["002"].edits}
-    assert {("12 months", "year"), ("overseas", "foreign")} <= edits, edits
-    assert {("mentioned", "said"), ("additionally", "also"), ("assist", "help")} <= edits, edits
-    assert len(seed_results["002"].edits) <= 25, edits  # a few edits per sentence at most, not a rewrite
-    assert all(not r.edits for k, r in seed_results.items() if k != "002")
+    """At the shipped operating point the restorer gets these tells of the real spun seed back, and
+    makes no edit at all on the four clean seeds. Raise the bar as it improves (issue 27 lists the
+    ones it misses: Individuals, information convention, navy, jap)."""
+    spun = seed_results[SPUN_SEED]
+    edits = {(e.before.lower(), e.after.lower()) for e in spun.edits}
+    assert {("12 months", "year"), ("overseas", "foreign"), ("got here", "came"), ("stated", "said")} <= edits, edits
+    assert {("additionally", "also"), ("assist", "help")} <= edits, edits
+    assert len(spun.edits) <= 3 * len(spun.sentences), edits  # a few edits per sentence at most, not a rewrite
+    assert all(not r.edits for k, r in seed_results.items() if k != SPUN_SEED)
 
 
 def test_a_fix_signature_names_the_knobs_it_ran_with(repairer):

@@ -10,7 +10,7 @@ from repair.doc import apply_edits
 from repair.restore import refusal
 from repair.seq2seq import encode_example, target_with_spans_kept
 
-from .conftest import load_script, write_shard
+from .conftest import SPUN_SEED, load_script, write_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -207,7 +207,7 @@ def test_candidates_do_not_depend_on_batching_or_order(decoder):
     change a candidate (one branch at a time, in reversed order, gives the same ones)."""
     from repair.segment import default_segmenter
 
-    text = (ROOT / "seeds" / "002.txt").read_text(encoding="utf-8")
+    text = (ROOT / "seeds" / f"{SPUN_SEED}.txt").read_text(encoding="utf-8")
     sentences = [text[a:b] for a, b in default_segmenter().sentences(text)]
 
     def key(cands):
