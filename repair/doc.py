@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Literal
-
-RenderFormat = Literal["terminal", "html", "json", "unified", "side-by-side"]
-
 
 @dataclass(frozen=True)
 class Span:
@@ -77,7 +73,7 @@ class Signature:
 
 
 class _Outcome:
-    """What a check and a fix have in common: scores, the JSON shape, rendering."""
+    """What a check and a fix have in common: scores and the JSON shape (``repair.render`` draws them)."""
 
     text: str
     original: str
@@ -104,11 +100,6 @@ class _Outcome:
             "edits": [asdict(e) for e in self.edits],
             "signature": str(self.signature),
         }
-
-    def render(self, fmt: RenderFormat = "terminal", **kwargs) -> str:
-        from .diff import render
-
-        return render(self, fmt, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -9,24 +9,14 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from . import __version__
-from .detect import Detector, EncoderDetector, LMLexiconDetector
-from .doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
-from .lexicon import Lexicon, default_lexicon
-from .lm import LanguageModel
-from .resources import model_path
-from .restore import EditDecoder, LexiconLMRestorer, Restorer
-from .segment import Segmenter, default_segmenter
-
-DEFAULT_THRESHOLD = 0.5  # for detectors that do not ship their own (v0, a caller's own)
-DEFAULT_MIN_CONFIDENCE = 0.85  # for restorers that do not ship their own operating point
-DETECTORS = {"default": "detector", "fast": "detector_fast"}  # trained encoder detectors: name -> models/ folder
-RESTORERS = ("default", "fast", "v0")  # fast: the trained restorer without its pointed branches
-MAX_CHARS = 5_000_000
-
-
-class InputError(ValueError):
-    """The input cannot be processed (empty, too large, not text); the message is one line for a user."""
+from repair import config, registry
+from repair._version import __version__
+from repair.detect import Detector, LMLexiconDetector
+from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
+from repair.errors import InputError
+from repair.restore import Restorer
+from repair.text.lexicon import Lexicon, default_lexicon
+from repair.text.segment import Segmenter, default_segmenter
 
 
 class Repairer:
@@ -38,76 +28,59 @@ class Repairer:
     """
 
     def __init__(self, *, threshold: float | None = None, min_confidence: float | None = None,
-                 detector: str | Detector = "default", device: str = "cpu", lm: LanguageModel | None = None,
-                 lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = MAX_CHARS,
+                 detector: str | Detector = "default", device: str = "cpu", lm=None,
+                 lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = config.MAX_CHARS,
                  int8: bool = False, restorer: str | Restorer = "default",
                  restore_threshold: float | None = None):
-        """``detector``: ``"default"`` (the trained ``minilm-rtd-v1``), ``"fast"`` (``minilm2-rtd-v1``: the
-        same detector on the encoder's lowest two layers, for corpora; less accurate), ``"v0"``
-        (``lm-lexicon-v0``, no training, slow) or any object with ``name`` and ``detect(sentences)``. ``restorer``:
-        ``"default"`` (the trained ``smollm2-restorer-v1``), ``"fast"`` (the same without the branches
-        opened at detector-pointed words: about 1.5x the sentences/s of ``fix``, held-out mean edit F0.5
-        0.282 against 0.300), ``"v0"`` (``lexicon-lm-v0``) or any object
-        with ``name`` and ``restore(sentence, spans)``; it is loaded on the first ``fix``, so a
-        ``check``-only user never pays for it. ``fix`` restores the flagged sentences, or with
-        ``restore_threshold`` every sentence scoring at least that (0: all of them; the restorer finds
-        spun words the detector missed, at a cost in speed). ``int8`` quantizes the encoder detector
-        (faster, slightly less accurate; for corpora). ``threshold``: the sentence score at which a
-        sentence is flagged; by default the detector's own (``threshold`` in its ``repair.json``: the
-        lowest score that flags at most 2% of held-out clean sentences, 0.82 for the shipped detector),
-        else ``DEFAULT_THRESHOLD``."""
+        """``detector`` and ``restorer``: a name from :mod:`repair.registry` (``repair.registry.detectors.describe()``
+        lists them: ``"default"``, ``"fast"``, ``"v0"``) or a component of your own (see
+        :class:`repair.detect.Detector`, :class:`repair.restore.Restorer`). The restorer is loaded on the
+        first ``fix``, so a ``check``-only user never pays for it. ``threshold``: the sentence score at which
+        a sentence is flagged (default: the detector's own operating point). ``min_confidence``: edits less
+        confident are withheld (default: the restorer's tuned operating point). ``fix`` restores the
+        flagged sentences, and with ``restore_threshold`` every sentence scoring at least that (0: all of
+        them; the restorer finds spun words the detector missed, at a cost in speed). ``int8`` quantizes
+        the encoder detector (faster, slightly less accurate; for corpora). ``lm``, ``lexicon``,
+        ``segmenter``: shared models to use instead of loading the default ones."""
         self.min_confidence = min_confidence
         self.restore_threshold = restore_threshold
-        if isinstance(restorer, str) and restorer not in RESTORERS:
-            raise ValueError(f"unknown restorer {restorer!r} (default, fast or v0)")
+        if isinstance(restorer, str):
+            registry.restorers.get(restorer)  # an unknown name fails here, not on the first fix
         self._restorer_choice = restorer
         self.max_chars = max_chars
-        self.device = device
+        self.device, self.int8 = device, int8
         self.segmenter = segmenter or default_segmenter()
         self._lexicon, self._lm = lexicon, lm
         self._lock = threading.Lock()  # torch modules are not re-entrant on every backend
-        if detector == "v0":
-            detector = self.lm_lexicon
-        elif detector in DETECTORS:
-            detector = EncoderDetector(model_path(DETECTORS[detector]), device=device, int8=int8)
-        elif isinstance(detector, str):
-            raise ValueError(f"unknown detector {detector!r} (default, fast or v0)")
-        self.detector: Detector = detector
-        if threshold is None:
-            threshold = getattr(detector, "threshold", None) or DEFAULT_THRESHOLD
-        self.threshold = threshold
+        made = registry.detectors.make(detector, self) if isinstance(detector, str) else detector
+        self.detector: Detector = registry.as_detector(made)
+        self.threshold = config.flag_threshold(threshold, self.detector)
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self._lexicon or default_lexicon()
 
     @cached_property
     def lm_lexicon(self) -> LMLexiconDetector:
         """SmolLM2 plus the spin lexicon: candidate originals ranked by likelihood (v0 detector, v0 restorer)."""
-        return LMLexiconDetector(self._lm or LanguageModel(device=self.device), self._lexicon or default_lexicon())
+        from repair.backends.lm import LanguageModel
+
+        return LMLexiconDetector(self._lm or LanguageModel(device=self.device), self.lexicon)
 
     @cached_property
     def restorer(self) -> Restorer:
-        if self._restorer_choice == "v0":
-            return LexiconLMRestorer(self.lm_lexicon)
-        if self._restorer_choice in ("default", "fast"):
-            return EditDecoder(device=self.device, lexicon=self._lexicon or default_lexicon(),
-                               pointed_branches=0 if self._restorer_choice == "fast" else None)
-        return self._restorer_choice
+        choice = self._restorer_choice
+        return registry.as_restorer(registry.restorers.make(choice, self) if isinstance(choice, str) else choice)
 
     @property
     def edit_confidence(self) -> float:
-        """The minimum confidence of an edit: ``min_confidence`` if given, else the restorer's own tuned
-        operating point (``models/restorer/repair.json``), else ``DEFAULT_MIN_CONFIDENCE``."""
-        if self.min_confidence is not None:
-            return self.min_confidence
-        point = getattr(self.restorer, "min_confidence", None)
-        return DEFAULT_MIN_CONFIDENCE if point is None else point
+        """The minimum confidence of an edit (see :func:`repair.config.edit_confidence`)."""
+        return config.edit_confidence(self.min_confidence, self.restorer)
 
     @property
     def restore_floor(self) -> float:
-        """Sentences scoring at least this (or flagged) are restored: ``restore_threshold`` if given, else
-        the restorer's tuned operating point, else the flagging threshold."""
-        if self.restore_threshold is not None:
-            return self.restore_threshold
-        point = getattr(self.restorer, "restore_threshold", None)
-        return self.threshold if point is None else point
+        """Sentences scoring at least this (or flagged) are restored (see :func:`repair.config.restore_floor`)."""
+        return config.restore_floor(self.restore_threshold, self.restorer, self.threshold)
 
     def signature(self, threshold: float, min_confidence: float | None = None,
                   restore_threshold: float | None = None) -> Signature:
@@ -137,7 +110,7 @@ class Repairer:
         flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
         with self._lock:
             evidence = self.detector.detect(flat)
-        calibration = getattr(self.detector, "context", None)
+        calibration = self.detector.context
         given = document_scores or [None] * len(texts)
         docs, contexts, k = [], [], 0
         for text, sp, doc in zip(texts, spans, given):
@@ -198,11 +171,8 @@ class Repairer:
         todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.score >= floor]
         local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in todo]
         with self._lock:
-            if hasattr(restorer, "restore_many"):
-                proposed = restorer.restore_many([s.text for *_, s in todo], local, [s.alone for *_, s in todo],
-                                                 [context[d][k] for d, k, _ in todo])
-            else:
-                proposed = [restorer.restore(s.text, sp) for (*_, s), sp in zip(todo, local)]
+            proposed = restorer.restore_many([s.text for *_, s in todo], local, [s.alone for *_, s in todo],
+                                             [context[d][k] for d, k, _ in todo])
         edits: list[list[Edit]] = [[] for _ in texts]
         for (d, _, sent), props in zip(todo, proposed):
             edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]

@@ -1,13 +1,16 @@
-"""Reading user input and writing results safely: one-line errors, never a half-written file."""
+"""Reading user input and writing results safely: one-line errors, never a half-written file; and
+the one way the project opens a possibly compressed file (``.gz``, ``.zst``)."""
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .pipeline import InputError
+from repair.errors import InputError
 
 MAX_BYTES = 10 * 1024 * 1024  # a news article is ~10 KB; 10 MB is a whole book
 
@@ -91,3 +94,27 @@ def write_atomic(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+
+
+def open_compressed(path: str | Path):
+    """``(raw, stream)``: the file as opened, and its decompressed bytes (``.gz``, ``.zst``; the file
+    itself otherwise). ``raw.tell()`` is how far into the file the stream has read."""
+    path = Path(path)
+    raw = open(path, "rb")
+    if path.name.endswith(".gz"):
+        return raw, gzip.GzipFile(fileobj=raw)
+    if path.name.endswith(".zst"):
+        import zstandard
+
+        return raw, zstandard.ZstdDecompressor().stream_reader(raw)
+    return raw, raw
+
+
+def open_binary(path: str | Path):
+    """A possibly compressed file's bytes, as a stream to read (and close)."""
+    return open_compressed(path)[1]
+
+
+def open_text(path: str | Path, encoding: str = "utf-8", errors: str = "replace"):
+    """A possibly compressed file's text, line by line."""
+    return io.TextIOWrapper(open_binary(path), encoding=encoding, errors=errors)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -41,8 +41,5 @@ def write_shard(path: Path, rows) -> None:
 
 
 def load_script(name: str):
-    """A module of ``scripts/`` (they are scripts, not a package), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module behind ``scripts/NAME.py`` (``repair.train.NAME``)."""
+    return importlib.import_module(f"repair.train.{name}")

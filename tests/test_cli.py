@@ -39,7 +39,7 @@ def test_fix_from_stdin_and_threshold():
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert any(e["before"] == "assist" and e["after"] == "help" for e in d["edits"])
-    from repair.resources import model_path
+    from repair.backends.resources import model_path
 
     floor = json.loads((model_path("restorer") / "repair.json").read_text())["operating_point"]["min_confidence"]
     for e in d["edits"]:

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from repair.doc import Edit, Result, Sentence, Signature, Span
+from repair.render import render
 
 TEXT = "Blinken got here to Astana.\n\nOfficials held an information convention. All calm."
 
@@ -28,9 +29,9 @@ def test_fixture_is_consistent(result):
 
 
 def test_terminal_marks_deletions_insertions_and_scores(result):
-    out = result.render("terminal", color=True)
+    out = render(result, "terminal", color=True)
     assert "\x1b[9;31mgot here" in out and "\x1b[1;32mcame" in out  # red strike-through, green insertion
-    plain = result.render("terminal", color=False)
+    plain = render(result, "terminal", color=False)
     assert "[0.97] Blinken got herecame to Astana." in plain
     assert "\n\n[0.88] Officials" in plain  # paragraph break kept
     assert "2 edits" in plain
@@ -41,17 +42,17 @@ def test_score_colour_follows_the_flag_not_a_fixed_cut():
     text = "One. Two. Three."
     s = [Sentence(0, 4, "One.", 0.95, True, []), Sentence(5, 9, "Two.", 0.88, False, []),
          Sentence(10, 16, "Three.", 0.1, False, [])]
-    out = Result(text, text, s, [], Signature("d", "r", 0.9, "0")).render("terminal", color=True)
+    out = render(Result(text, text, s, [], Signature("d", "r", 0.9, "0")), "terminal", color=True)
     assert "\x1b[1;31m[0.95]" in out and "\x1b[33m[0.88]" in out and "\x1b[32m[0.10]" in out
 
 
 def test_side_by_side_shows_both_versions(result):
-    out = result.render("side-by-side", color=False, width=140)
+    out = render(result, "side-by-side", color=False, width=140)
     assert "got here" in out and "came" in out and "news conference" in out and "original" in out
 
 
 def test_html_is_self_contained_with_heat_and_hover(result):
-    page = result.render("html")
+    page = render(result, "html")
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
     assert "<del>got here</del><ins>came</ins>" in page
     assert 'title="got here → came (confidence 0.93)"' in page
@@ -64,16 +65,16 @@ def test_html_is_self_contained_with_heat_and_hover(result):
 def test_html_escapes_markup():
     text = "<b>x</b> & y"
     r = Result(text, text, [Sentence(0, len(text), text, 0.1, False, [])], [], Signature("d", "r", 0.5, "0"))
-    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in r.render("html")
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in render(r, "html")
 
 
 def test_json_and_unified(result):
-    assert json.loads(result.render("json"))["edits"][1]["after"] == "news conference"
-    diff = result.render("unified")
+    assert json.loads(render(result, "json"))["edits"][1]["after"] == "news conference"
+    diff = render(result, "unified")
     assert "--- original" in diff and "+++ restored" in diff
     assert "-Blinken got here to Astana.\n" in diff and "+Blinken came to Astana.\n" in diff
 
 
 def test_unknown_format(result):
     with pytest.raises(ValueError, match="unknown format"):
-        result.render("pdf")
+        render(result, "pdf")

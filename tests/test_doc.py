@@ -3,6 +3,7 @@ import json
 import pytest
 
 from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, document_score, worst_mean
+from repair.render import render
 
 SIG = Signature("det", "res", 0.5, "0")
 
@@ -46,14 +47,14 @@ def test_json_shape_matches_the_documented_contract():
     s = [Sentence(0, 12, "He got here.", 0.97, True, [Span(3, 11, 0.97, "got here")]),
          Sentence(13, 18, "Fine.", 0.01, False, [])]
     res = Result(text, "He came. Fine.", s, [Edit(3, 11, "got here", "came", 0.93)], SIG)
-    d = json.loads(res.render("json"))
+    d = json.loads(render(res, "json"))
     assert set(d) == {"text", "score", "sentences", "edits", "signature"}
     assert d["signature"] == str(SIG) and d["score"] == pytest.approx(res.score, abs=1e-4)
     assert d["text"] == "He came. Fine."
     assert d["edits"] == [{"start": 3, "end": 11, "before": "got here", "after": "came", "confidence": 0.93}]
     assert {"start", "end", "score", "flagged"} <= set(d["sentences"][0])
     rep = Report(text, s, SIG)
-    assert json.loads(rep.render("json"))["text"] == text and rep.edits == [] and rep.original == text
+    assert json.loads(render(rep, "json"))["text"] == text and rep.edits == [] and rep.original == text
     assert str(SIG) == "repair:0|detector:det|restorer:res|threshold:0.5"
 
 

@@ -1,5 +1,5 @@
-from repair.lexicon import Lexicon, default_lexicon
-from repair.segment import words
+from repair.text.lexicon import Lexicon, default_lexicon
+from repair.text.segment import words
 
 
 def test_sites_match_longest_phrase_first():

@@ -1,26 +1,20 @@
-"""scripts/make_data.py on a tiny corpus: cleaning, labels, article-level split, determinism."""
+"""make_data (scripts/make_data.py) on a tiny corpus: cleaning, labels, article-level split, determinism."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from repair.segment import words
+from repair.text.segment import words
+
+from .conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-make_data = _load("make_data")
+make_data = load_script("make_data")
 
 ARTICLE = """By JANE DOE and JOHN ROE
 The president came to the summit on Monday and met four foreign ministers.

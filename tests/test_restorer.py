@@ -8,7 +8,7 @@ import pytest
 
 from repair.doc import apply_edits
 from repair.restore import refusal
-from repair.seq2seq import encode_example, target_with_spans_kept
+from repair.backends.seq2seq import encode_example, target_with_spans_kept
 
 from .conftest import SPUN_SEED, load_script, write_shard
 
@@ -65,7 +65,7 @@ def test_allowed(sentence, before, after):
 
 
 def test_training_targets_keep_some_spans_spun_without_loss():
-    from repair.lm import converted_dir
+    from repair.backends.lm import converted_dir
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(converted_dir())
@@ -85,7 +85,7 @@ def test_training_targets_keep_some_spans_spun_without_loss():
 
 
 def test_changed_weight_weighs_the_restored_tokens():
-    from repair.lm import converted_dir
+    from repair.backends.lm import converted_dir
     from transformers import AutoTokenizer
 
     torch = pytest.importorskip("torch")
@@ -205,7 +205,7 @@ def test_output_never_wanders(decoder):
 def test_candidates_do_not_depend_on_batching_or_order(decoder):
     """Finished branches leave the generation batch and sentences are batched by length: neither may
     change a candidate (one branch at a time, in reversed order, gives the same ones)."""
-    from repair.segment import default_segmenter
+    from repair.text.segment import default_segmenter
 
     text = (ROOT / "seeds" / f"{SPUN_SEED}.txt").read_text(encoding="utf-8")
     sentences = [text[a:b] for a, b in default_segmenter().sentences(text)]
@@ -338,17 +338,17 @@ def test_the_operating_point_comes_with_the_weights(repairer, decoder):
 
 
 def test_fast_restorer_is_the_decoder_without_pointed_branches(monkeypatch, decoder):
-    import repair.pipeline
+    import repair.restore
     from repair import Repairer
 
     with pytest.raises(ValueError, match="unknown restorer"):
         Repairer(restorer="fastest")
     made = []
-    monkeypatch.setattr(repair.pipeline, "EditDecoder", lambda **kw: made.append(kw) or kw)
+    monkeypatch.setattr(repair.restore, "EditDecoder", lambda **kw: made.append(kw) or decoder)
     for choice in ("default", "fast"):
         r = Repairer(restorer=choice)
         r.restorer  # noqa: B018
-    assert made[0]["pointed_branches"] is None and made[1]["pointed_branches"] == 0
+    assert made[0].get("pointed_branches") is None and made[1]["pointed_branches"] == 0
     # another number of branches than the tuned one is another system, and the signature says so
     opened = decoder.pointed_branches
     try:
@@ -369,11 +369,11 @@ def _cand(start, end, before, after, llr, **kw):
 
 
 def test_candidates_are_ranked_among_those_at_the_same_word():
-    from repair.restore import _ranked
+    from repair.restore.edits import ranked
 
     cands = [_cand(0, 4, "navy", "army", -2.0), _cand(0, 4, "navy", "military", 1.0),
              _cand(9, 14, "jap", "eastern", -1.0), _cand(0, 4, "navy", "fleet", -0.5)]
-    assert [c.rank for c in _ranked(cands)] == [2, 0, 0, 1]
+    assert [c.rank for c in ranked(cands)] == [2, 0, 0, 1]
 
 
 def test_a_reranker_replaces_the_hand_rule(decoder):
@@ -401,7 +401,7 @@ def test_a_reranker_reads_the_features_it_names_and_unknown_ones_are_refused(tmp
     import shutil
 
     from repair.doc import sigmoid
-    from repair.resources import model_path
+    from repair.backends.resources import model_path
     from repair.restore import EditDecoder, rerank_confidence
 
     shutil.copytree(model_path("restorer"), tmp_path / "restorer")
@@ -490,8 +490,8 @@ def test_lexicon_proposals_are_scored_as_a_full_pass_scores_them(decoder):
     import torch
 
     from repair.doc import Span
-    from repair.lm import BOS_ID
-    from repair.seq2seq import SEP_ID
+    from repair.backends.lm import BOS_ID
+    from repair.backends.seq2seq import SEP_ID
 
     text = "The struggle in the region went on for years."
     start = text.index("struggle")

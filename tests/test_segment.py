@@ -1,4 +1,5 @@
-from repair.segment import default_segmenter, protected, words
+from repair.text.protect import protected
+from repair.text.segment import default_segmenter, words
 
 
 def sents(text):

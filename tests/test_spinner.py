@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from repair.cli import app
-from repair.spinner import Spinner, Thesaurus
+from repair.text.spinner import Spinner, Thesaurus
 from tests.conftest import needs_shared
 
 TEXT = 'Blinken came to Astana a year after the war began. "The war came home," he said. Four Americans came.'

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from repair.pipeline import InputError
+from repair import InputError
 from repair.textio import check_output, read_text, write_atomic
 
 

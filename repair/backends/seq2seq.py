@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .lm import BOS_ID, converted_dir
+from repair.backends.lm import BOS_ID, converted_dir
 
 SEP_ID = 1  # <|im_start|>: the spun sentence ends, its restoration begins
 END_ID = 2  # <|im_end|>: the restoration is complete

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "corpora" / "allsides_news.jsonl.zst"
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "corpora" / "allsides_news.jsonl.zst"
 
 
 def iter_articles(path: str | Path = DEFAULT_CORPUS, limit: int | None = None) -> Iterator[dict]:

@@ -5,19 +5,22 @@ import difflib
 import html
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from .doc import Edit, Report, Result, Sentence
+    from repair.doc import Edit, Report, Result, Sentence
 
+RenderFormat = Literal["terminal", "html", "json", "unified", "side-by-side"]
 FORMATS = ("terminal", "side-by-side", "html", "json", "unified")
 
 
-def render(outcome: "Report | Result", fmt: str = "terminal", *, width: int = 100, color: bool = True) -> str:
+def render(outcome: "Report | Result", fmt: RenderFormat = "terminal", *, width: int = 100, color: bool = True) -> str:
+    """``outcome`` (a check's report or a fix's result) drawn in ``fmt``; ``width`` and ``color`` are for
+    the terminal views."""
     if fmt == "json":
         return json.dumps(outcome.to_dict(), ensure_ascii=False, indent=2) + "\n"
     if fmt == "unified":

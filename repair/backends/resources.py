@@ -4,11 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-class ModelUnavailable(RuntimeError):
-    """A base model package or a shipped model file is missing; the message says how to fix it."""
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the installed repair package
 
 
 def models_dir() -> Path:

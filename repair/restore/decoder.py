@@ -1,183 +1,18 @@
-"""Restoration: propose minimal edits that give back the words the author wrote.
-
-Restoration v1 (``smollm2-restorer-v1``, :class:`EditDecoder`, the default) decodes the trained
-SmolLM2 restorer so that it can only make local, justified replacements (see the class).
-
-Restoration v0 (``lexicon-lm-v0``) needs no training: for every lexicon site of a flagged sentence
-it rescores the sentence with the top candidate originals and keeps a replacement only when the
-language model prefers it by a clear margin. The margin is what keeps clean text alone: an
-ordinary sentence has no alternative that is much more likely than what is written.
-"""
+"""Restoration v1 (``smollm2-restorer-v1``): the trained SmolLM2 restorer, decoded so that it cannot
+wander (see :class:`EditDecoder`)."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
-from .detect import LMLexiconDetector
-from .doc import Edit, Span, sigmoid
-from .segment import QUOTES, _zipf, quotations, words
-
-
-@dataclass(frozen=True)
-class LocalEdit:
-    """An edit inside one sentence: offsets into the sentence text."""
-
-    start: int
-    end: int
-    before: str
-    after: str
-    confidence: float
-
-    def shifted(self, by: int) -> Edit:
-        return Edit(self.start + by, self.end + by, self.before, self.after, self.confidence)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An edit the restorer proposes, with the evidence its confidence is computed from (offsets into
-    the sentence). ``llr``: log p(edit path) - log p(copy path). ``share``: log of the edit path's
-    share of the paths that do not copy the word, log p(edit) - log(1 - p(the word's first token)):
-    what the restorer would write *if* the word is spun. ``pointed``: the detector's score of the
-    spans the edit overlaps (None: it points elsewhere; 1.0 when there was no detector evidence
-    either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``. ``forced``: the
-    branch was opened at a detector span, not by the model's own preference. ``span_start``: the edit
-    begins at the first word of a detector span. ``rank``: 0 for the likeliest of the edits that begin
-    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence (1.0
-    when there was no detector evidence either way). ``document``: the pooled score of its document
-    (:func:`repair.doc.context_scores`; spinners spin whole articles, so a sentence among spun ones is
-    likelier spun); None when the sentence has no context (a text of one sentence). ``proposed``: who
-    proposed the replacement, ``"model"`` (a branch the restorer generated) or ``"lexicon"`` (an original
-    the lexicon lists for the pointed words, scored by the restorer word for word)."""
-
-    start: int
-    end: int
-    before: str
-    after: str
-    llr: float
-    share: float
-    pointed: float | None
-    lexicon: bool
-    forced: bool = False
-    span_start: bool = False
-    rank: int = 0
-    sentence: float = 1.0
-    document: float | None = None
-    proposed: str = "model"
-
-
-class Restorer(Protocol):
-    name: str
-
-    def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]: ...
-
-
-class LexiconLMRestorer:
-    """Restoration v0: lexicon candidates chosen by SmolLM2 likelihood with a conservative margin."""
-
-    name = "lexicon-lm-v0"
-
-    def __init__(self, detector: LMLexiconDetector, *, top: int = 3, prescreen: float = -3.0,
-                 center: float = 2.0, slope: float = 0.7):
-        self.detector = detector
-        self.top, self.prescreen = top, prescreen
-        self.center, self.slope = center, slope  # confidence = sigmoid(slope * (gain - center))
-
-    def confidence(self, gain: float) -> float:
-        return sigmoid(self.slope * (gain - self.center))
-
-    def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:
-        """Candidate edits with confidences; the caller decides which confidence is enough.
-
-        When the detector found suspicious ``spans``, only lexicon sites overlapping them are
-        rescored: most of the language-model work goes where the evidence is."""
-        sites = self.detector.sites(sentence)
-        if spans:
-            sites = [s for s in sites if any(p.start < s.end and s.start < p.end for p in spans)]
-        alts = self.detector.alternatives(sentence, sites, prescreen=self.prescreen, top=self.top)
-        edits = []
-        for site, site_alts in zip(sites, alts):
-            if site_alts and site_alts[0].gain > 0 and site_alts[0].text != site.text:
-                a = site_alts[0]
-                edits.append(LocalEdit(site.start, site.end, site.text, a.text, self.confidence(a.gain)))
-        return edits
-
-
-# ---------------------------------------------------------------------------------------------
-# Restoration v1: the trained SmolLM2 restorer, decoded so that it cannot wander.
-
-NUMBER_VALUES = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-NUMBER_VALUES.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-                      "ninety": 90, "hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9})
-# spinner tells that write a number where the original had none ("a 12 months after" for "a year after")
-SAME_QUANTITY = {"12 months": "year", "twelve months": "year", "24 hours": "day", "7 days": "week",
-                 "seven days": "week", "10 years": "decade", "ten years": "decade", "100 years": "century"}
-
-
-def _quantities(text: str) -> list[str]:
-    """The numbers a text states, digits and number words alike ("thirty" == "30", "1000's" ==
-    "thousands"), after the tells of :data:`SAME_QUANTITY` are read as the words they stand for."""
-    text = text.lower()
-    for tell, word in SAME_QUANTITY.items():
-        text = text.replace(tell, word)
-    out = []
-    for w in words(text):
-        t = w.text.replace(",", "").replace("'", "").replace("’", "")
-        t = t[:-1] if t.endswith("s") and (t[:-1] in NUMBER_VALUES or t[:-1].isdigit()) else t
-        if t in NUMBER_VALUES:
-            out.append(str(NUMBER_VALUES[t]))
-        elif any(c.isdigit() for c in t):
-            out.append(t)
-    return sorted(out)
-
-
-# British and American spellings of one word ("honouring"/"honoring", "organised"/"organized",
-# "centre"/"center", "travelled"/"traveled", "defence"/"defense"): a house style, never a spinner's work
-_SPELLING = [(re.compile(p), r) for p, r in [
-    (r"our(?=s?$|ing|ed|able|ite|er|ful)", "or"), (r"is(e|ed|es|ing|ation|ations)$", r"iz\1"),
-    (r"ys(e|ed|es|ing)$", r"yz\1"), (r"tre(s?)$", r"ter\1"), (r"ll(ed|ing|er|ers)$", r"l\1"),
-    (r"ence(s?)$", r"ense\1"), (r"ogue(s?)$", r"og\1")]]
-
-
-def _spelling(word: str) -> str:
-    word = word.lower()
-    for pattern, repl in _SPELLING:
-        word = pattern.sub(repl, word)
-    return word
-
-
-def refusal(sentence: str, start: int, end: int, after: str) -> str | None:
-    """Why an edit must not be made (None: it may). The restorer never touches quotations, never
-    changes a quantity (except spinner tells like "12 months" for "year"), never drops or invents a
-    name: a capitalised word inside the sentence may only be replaced by another capitalised word,
-    and only when it is a common English word (the "Individuals" that stood for "Americans"), and never
-    swaps British for American spelling."""
-    before = sentence[start:end]
-    if not after.strip() or any(q in after or q in before for q in QUOTES):
-        return "empty or quotation mark"
-    if any(a <= start < b or a < end <= b for a, b in quotations(sentence)):
-        return "inside a quotation"
-    if _quantities(before) != _quantities(after):
-        return "changes a quantity"
-    b_words, a_words = words(before), words(after)
-    if before.lower() != after.lower() and [_spelling(w.text) for w in b_words] == [_spelling(w.text) for w in a_words]:
-        return "a spelling variant"
-    opening = sentence[:start].strip() == ""
-    if opening and b_words and b_words[0].text[:1].isupper() and _zipf(b_words[0].text.lower()) < 4.0:
-        return "a name"  # "Blinken said ...": a rare word opening the sentence is a name too
-    b_caps = [w.text for i, w in enumerate(b_words) if w.text[:1].isupper() and not (opening and i == 0)]
-    a_caps = [w.text for i, w in enumerate(a_words) if w.text[:1].isupper() and not (opening and i == 0)]
-    if any(_zipf(w.lower()) < 4.0 for w in b_caps):
-        return "a name"
-    if a_caps and not b_caps:
-        return "invents a name"
-    if b_caps and not a_caps and not opening:
-        return "drops a name"
-    return None
+from repair.backends.hf import cache_kw, cache_of, prefix_cache
+from repair.doc import Span, sigmoid
+from repair.text.segment import words
+from repair.restore.base import Restorer
+from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, ranked
+from repair.restore.policy import refusal
+from repair.restore.rerank import RERANK_FEATURES, rerank_confidence
 
 
 @dataclass
@@ -210,35 +45,9 @@ class _Path:
     logp: float = 0.0
 
 
-# what the reranker (a logistic regression fitted by scripts/tune_restorer.py) may read of a candidate;
-# a fitted reranker names the features it reads (``reranker["features"]``, a subset of these)
-RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
-                   "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
-                   "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document",
-                   "from_lexicon")
 
 
-def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
-    """The candidate's evidence as the reranker's inputs, in the order of ``names`` (see :data:`RERANK_FEATURES`)."""
-    llr, share = max(min(c.llr, 20.0), -20.0), max(c.share, -20.0)
-    b, a = c.before.split(), c.after.split()
-    zb, za = _zipf(b[0].lower()), _zipf(a[0].lower())
-    values = dict(zip(RERANK_FEATURES, (
-        1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
-        float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
-        zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
-        c.sentence, c.sentence * float(c.pointed is None), c.document or 0.0, float(c.document is None),
-        float(c.proposed == "lexicon"))))
-    return [values[n] for n in names]
-
-
-def rerank_confidence(reranker: dict, c: Candidate) -> float:
-    """P(the candidate gives back the original word) by the fitted reranker (``operating_point.reranker``)."""
-    z = sum(w * x for w, x in zip(reranker["weights"], rerank_features(c, reranker["features"])))
-    return sigmoid(z)
-
-
-class EditDecoder:
+class EditDecoder(Restorer):
     """Restoration v1 (``smollm2-restorer-v1``): the fine-tuned SmolLM2 restorer with edit-constrained,
     speculative decoding.
 
@@ -273,8 +82,8 @@ class EditDecoder:
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None):
         import torch
 
-        from .resources import model_path
-        from .seq2seq import load_restorer
+        from repair.backends.resources import model_path
+        from repair.backends.seq2seq import load_restorer
 
         self.torch = torch
         self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device)
@@ -383,14 +192,46 @@ class EditDecoder:
     # -- one batch of sentences ---------------------------------------------------------------
     def _batch(self, sentences, spans, encoded):
         """``encoded``: each sentence's token ids and their character offsets (no special tokens)."""
-        torch = self.torch
-        from .lm import BOS_ID
-        from .seq2seq import END_ID, SEP_ID, word_offsets
+        from repair.backends.seq2seq import word_offsets
 
         drafts = []  # per sentence: draft token ids, their character spans, its words, where words start
         for s, (ids, offsets) in zip(sentences, encoded):
             ws = words(s)
             drafts.append((ids, word_offsets(s, offsets), ws, {w.start for w in ws}))
+        cache, logp, mask = self._first_pass(drafts)
+        branches: list[_Branch] = []
+        proposals: list[_Path] = []  # the lexicon's originals at pointed words, scored word for word
+        for row, draft in enumerate(drafts):
+            if draft[0]:
+                opened, paths = self._open(row, sentences[row], draft, logp[row], spans[row])
+                branches += opened
+                proposals += paths
+        # grouped by the length of what they see, so that each group's cache is cut short (see prefix_cache)
+        by_prefix = sorted(branches, key=lambda br: br.prefix)
+        for b in range(0, len(by_prefix), self.branch_batch):
+            self._grow(by_prefix[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
+        proposals.sort(key=lambda pa: pa.prefix)
+        for b in range(0, len(proposals), self.branch_batch):
+            self._score_paths(proposals[b:b + self.branch_batch], cache, logp, mask)
+        out: list[list[Candidate]] = [[] for _ in sentences]
+        for br in branches:
+            cand = self._from_branch(br, sentences[br.row], spans[br.row])
+            if cand is not None:
+                out[br.row].append(cand)
+        for pa in proposals:
+            cand = self._from_path(pa, sentences[pa.row], spans[pa.row], out[pa.row])
+            if cand is not None:
+                out[pa.row].append(cand)
+        return [ranked(cands) for cands in out]
+
+    def _first_pass(self, drafts):
+        """One forward pass over ``BOS prompt SEP draft`` for every sentence: its key/value cache, the
+        attention mask, and per sentence the log-probabilities predicting each draft token and the end
+        (``logp[row][j]``: before draft token j)."""
+        torch = self.torch
+        from repair.backends.lm import BOS_ID
+        from repair.backends.seq2seq import SEP_ID
+
         seqs = [[BOS_ID, *d[0], SEP_ID, *d[0]] for d in drafts]
         n = max(len(x) for x in seqs)
         ids = torch.full((len(seqs), n), 2, dtype=torch.long)
@@ -405,87 +246,81 @@ class EditDecoder:
             cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, *_ in drafts]
             hidden = res.last_hidden_state[torch.cat(rows), torch.cat(cols)]
             flat = torch.log_softmax(self.model.lm_head(hidden).float(), -1).cpu()
-        cache = _cache_of(res)
-        logp = list(flat.split([len(d) + 1 for d, *_ in drafts]))  # logp[row][j]: before draft token j
-        branches: list[_Branch] = []
-        proposals: list[_Path] = []  # the lexicon's originals at pointed words, scored word for word
-        for row, (d, offs, ws, _) in enumerate(drafts):
-            p0 = len(d) + 2  # draft token j sits at position p0 + j, predicted at p0 + j - 1
-            if not d:
+        return cache_of(res), list(flat.split([len(d) + 1 for d, *_ in drafts])), mask
+
+    def _open(self, row: int, sentence: str, draft, logp, spans) -> tuple[list["_Branch"], list["_Path"]]:
+        """The branches to grow in one sentence (where the model prefers another word than the draft by
+        ``margin``, then at the words the detector points at) and the lexicon's paths to score."""
+        from repair.backends.seq2seq import END_ID
+
+        d, offs, ws, _ = draft
+        p0 = len(d) + 2  # draft token j sits at position p0 + j, predicted at p0 + j - 1
+        pred = logp[:len(d)]
+        draft_lp = pred.gather(1, self.torch.tensor(d)[:, None])[:, 0]
+        copy_lp = [*draft_lp.tolist(), logp[len(d), END_ID].item()]  # ... and then the end
+        best_lp, best = pred.max(-1)
+        seen = set()
+        token_at = {o[0]: i for i, o in reversed(list(enumerate(offs)))}  # first token of each start
+        branches, proposals = [], []
+        for j in range(len(d)):
+            if best[j].item() == d[j] or best_lp[j].item() - draft_lp[j].item() < self.margin:
                 continue
-            pred = logp[row][:len(d)]
-            draft_lp = pred.gather(1, torch.tensor(d)[:, None])[:, 0]
-            copy_lp = [*draft_lp.tolist(), logp[row][len(d), END_ID].item()]  # ... and then the end
-            best_lp, best = pred.max(-1)
-            seen = set()
-            token_at = {o[0]: i for i, o in reversed(list(enumerate(offs)))}  # first token of each start
-            for j in range(len(d)):
-                if best[j].item() == d[j] or best_lp[j].item() - draft_lp[j].item() < self.margin:
-                    continue
-                k = next((k for k, w in enumerate(ws) if w.start <= offs[j][0] < w.end), None)
-                if k is None or k in seen:
-                    continue
-                first = token_at.get(ws[k].start)
-                if first is None:  # the word does not begin on a token boundary
-                    continue
-                seen.add(k)
-                branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, []))
-            if spans[row] and (self.pointed_branches or self.lexicon_branches):
-                # words the detector points at but the model would copy: open branches with the model's
-                # best other first tokens; each edit must still beat the copy path on confidence, and
-                # the most confident of a word's edits is kept
-                for k, w in enumerate(ws):
-                    first = token_at.get(w.start)
-                    # pointed_at "first": the first word of each span only (a branch from it may replace the
-                    # whole phrase, "got here" -> "came", where one from "here" would compete with it,
-                    # "here" -> "there"); "all": every word of a span, for the reranker to choose between
-                    if first is None or not any(
-                            p.start < w.end and w.start < p.end
-                            and (self.pointed_at == "all" or k == 0 or ws[k - 1].end <= p.start)
-                            for p in spans[row]):
-                        continue
-                    # the lexicon's originals are scored at every pointed word, the model's own choice or not
-                    proposals += self._lexicon_paths(row, k, first, sentences[row], drafts[row], p0, copy_lp, pred[first])
-                    if k in seen or not self.pointed_branches:
-                        continue
-                    seen.add(k)
-                    for tok in self._openings(pred[first], d[first]):
-                        branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, [], forced=tok))
-        # grouped by the length of what they see, so that each group's cache is cut short (see _prefix_cache)
-        by_prefix = sorted(branches, key=lambda br: br.prefix)
-        for b in range(0, len(by_prefix), self.branch_batch):
-            self._grow(by_prefix[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
-        proposals.sort(key=lambda pa: pa.prefix)
-        for b in range(0, len(proposals), self.branch_batch):
-            self._score_paths(proposals[b:b + self.branch_batch], cache, logp, mask)
-        out: list[list[Candidate]] = [[] for _ in sentences]
-        for br in branches:
-            if br.edit is None:
+            k = next((k for k, w in enumerate(ws) if w.start <= offs[j][0] < w.end), None)
+            if k is None or k in seen:
                 continue
-            start, end, after, llr = br.edit
-            sent = sentences[br.row]
-            if refusal(sent, start, end, after):
+            first = token_at.get(ws[k].start)
+            if first is None:  # the word does not begin on a token boundary
                 continue
-            sp = spans[br.row]
-            scores = [1.0] if sp is None else [p.score for p in sp if p.start < end and start < p.end]
-            share = _share(br.logp, br.copy_logp[0])
-            out[br.row].append(Candidate(
-                start, end, sent[start:end], after, llr, share, max(scores) if scores else None,
-                self.justified(sent[start:end], after), forced=br.forced is not None,
-                span_start=sp is not None and any(p.start == start for p in sp)))
-        for pa in proposals:
-            sent, sp = sentences[pa.row], spans[pa.row]
-            minimal = _minimal(sent, pa.start, pa.end, pa.after)
-            if minimal is None or refusal(sent, *minimal) or any(
-                    (c.start, c.end, c.after.lower()) == (minimal[0], minimal[1], minimal[2].lower()) for c in out[pa.row]):
-                continue  # nothing to replace, refused, or the model proposed it too
-            start, end, after = minimal
-            scores = [p.score for p in sp if p.start < end and start < p.end]
-            share = _share(pa.logp, pa.copy_first)
-            out[pa.row].append(Candidate(
-                start, end, sent[start:end], after, pa.logp - pa.copy, share, max(scores) if scores else None,
-                True, forced=True, span_start=any(p.start == start for p in sp), proposed="lexicon"))
-        return [_ranked(cands) for cands in out]
+            seen.add(k)
+            branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, []))
+        if not spans or not (self.pointed_branches or self.lexicon_branches):
+            return branches, proposals
+        # words the detector points at but the model would copy: open branches with the model's best
+        # other first tokens; each edit must still beat the copy path on confidence, and the most
+        # confident of a word's edits is kept
+        for k, w in enumerate(ws):
+            first = token_at.get(w.start)
+            # pointed_at "first": the first word of each span only (a branch from it may replace the
+            # whole phrase, "got here" -> "came", where one from "here" would compete with it,
+            # "here" -> "there"); "all": every word of a span, for the reranker to choose between
+            if first is None or not any(
+                    p.start < w.end and w.start < p.end
+                    and (self.pointed_at == "all" or k == 0 or ws[k - 1].end <= p.start)
+                    for p in spans):
+                continue
+            # the lexicon's originals are scored at every pointed word, the model's own choice or not
+            proposals += self._lexicon_paths(row, k, first, sentence, draft, p0, copy_lp, pred[first])
+            if k in seen or not self.pointed_branches:
+                continue
+            seen.add(k)
+            for tok in self._openings(pred[first], d[first]):
+                branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, [], forced=tok))
+        return branches, proposals
+
+    def _from_branch(self, br: "_Branch", sent: str, sp) -> Candidate | None:
+        """The candidate a grown branch proposes (None: it never re-joined the draft, or is refused)."""
+        if br.edit is None:
+            return None
+        start, end, after, llr = br.edit
+        if refusal(sent, start, end, after):
+            return None
+        scores = [1.0] if sp is None else [p.score for p in sp if p.start < end and start < p.end]
+        return Candidate(start, end, sent[start:end], after, llr, _share(br.logp, br.copy_logp[0]),
+                         max(scores) if scores else None, self.justified(sent[start:end], after),
+                         forced=br.forced is not None, span_start=sp is not None and any(p.start == start for p in sp))
+
+    def _from_path(self, pa: "_Path", sent: str, sp, model: list[Candidate]) -> Candidate | None:
+        """The candidate a scored lexicon path proposes (None: nothing to replace, refused, or one of the
+        model's candidates ``model`` proposes it too)."""
+        minimal = minimal_edit(sent, pa.start, pa.end, pa.after)
+        if minimal is None or refusal(sent, *minimal) or any(
+                (c.start, c.end, c.after.lower()) == (minimal[0], minimal[1], minimal[2].lower()) for c in model):
+            return None
+        start, end, after = minimal
+        scores = [p.score for p in sp if p.start < end and start < p.end]
+        return Candidate(start, end, sent[start:end], after, pa.logp - pa.copy, _share(pa.logp, pa.copy_first),
+                         max(scores) if scores else None, True, forced=True,
+                         span_start=any(p.start == start for p in sp), proposed="lexicon")
 
     def _lexicon_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
                        first_logp) -> list["_Path"]:
@@ -494,8 +329,8 @@ class EditDecoder:
         lexicon's originals, the ``lexicon_branches`` whose first token the restorer finds likeliest
         there (``first_logp``, from the one pass, costs nothing) are kept, to be scored word for word
         (:meth:`_score_paths`)."""
-        from .lexicon import MAX_PHRASE
-        from .seq2seq import END_ID
+        from repair.text.lexicon import MAX_PHRASE
+        from repair.backends.seq2seq import END_ID
 
         if not self.lexicon_branches or self.lexicon is None:
             return []
@@ -528,7 +363,7 @@ class EditDecoder:
     def _score_paths(self, paths: list["_Path"], cache, logp, mask) -> None:
         """log p of each path's tokens after its prefix, teacher-forced in one pass over the shared cache."""
         torch = self.torch
-        kv, att = _prefix_cache(cache, mask, paths)
+        kv, att = prefix_cache(cache, mask, paths)
         n = max(len(pa.tokens) for pa in paths) - 1
         ids = torch.full((len(paths), max(n, 1)), 2, dtype=torch.long)
         for i, pa in enumerate(paths):
@@ -538,7 +373,7 @@ class EditDecoder:
             pos = torch.stack([torch.arange(pa.prefix, pa.prefix + n) for pa in paths])
             with torch.inference_mode():
                 res = self.model(input_ids=ids[:, :n].to(self.device), position_ids=pos.to(self.device),
-                                 attention_mask=att.to(self.device), use_cache=True, **_cache_kw(self.model, kv))
+                                 attention_mask=att.to(self.device), use_cache=True, **cache_kw(self.model, kv))
             later = torch.log_softmax(res.logits.float(), -1).cpu()
         for i, pa in enumerate(paths):
             lp = logp[pa.row][pa.first, pa.tokens[0]].item()
@@ -559,9 +394,9 @@ class EditDecoder:
     def _grow(self, branches, cache, logp, mask, sentences, drafts):
         """Greedy generation for a group of branches in one batch, on the shared cache."""
         torch = self.torch
-        from .seq2seq import END_ID
+        from repair.backends.seq2seq import END_ID
 
-        kv, att = _prefix_cache(cache, mask, branches)
+        kv, att = prefix_cache(cache, mask, branches)
         nxt = torch.stack([logp[br.row][br.first] for br in branches])
         for step in range(self.max_new_tokens):
             lp, tok = nxt.max(-1)
@@ -586,9 +421,9 @@ class EditDecoder:
             pos = torch.tensor([[br.prefix + step] for br in branches])
             with torch.inference_mode():
                 res = self.model(input_ids=tok[:, None].to(self.device), position_ids=pos.to(self.device),
-                                 attention_mask=att.to(self.device), use_cache=True, **_cache_kw(self.model, kv))
+                                 attention_mask=att.to(self.device), use_cache=True, **cache_kw(self.model, kv))
             nxt = torch.log_softmax(res.logits[:, -1].float(), -1)
-            kv = _cache_of(res)
+            kv = cache_of(res)
 
     def _check_sync(self, br: _Branch, sentence: str, draft, end_id: int) -> None:
         """Has the branch re-joined the draft? Then record its edit (or nothing, if it only copied)."""
@@ -619,7 +454,7 @@ class EditDecoder:
         a, j = stop
         after = self.tokenizer.decode(br.generated[:-1]).strip()
         end = start + len(sentence[start:a].rstrip())
-        minimal = _minimal(sentence, start, end, after)
+        minimal = minimal_edit(sentence, start, end, after)
         if minimal is None:
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
@@ -636,70 +471,3 @@ def _share(logp: float, copy_first: float) -> float:
     word's own first token)) (``copy_first``: its log p)."""
     return logp - math.log(-math.expm1(min(copy_first, -1e-6)))
 
-
-def _prefix_cache(cache, mask, items):
-    """The key/value cache and attention mask for a group of branches (or paths), each on its sentence's
-    row of the one pass's cache: each sees the prompt and the draft before its word (``item.prefix``
-    tokens) only, so the cache is cut at the longest such prefix of the group (a copy of what the group
-    needs, rather than of every row's full length) and the rest of each row is masked."""
-    import torch
-    from transformers import DynamicCache
-
-    rows, n = torch.tensor([it.row for it in items]), max(it.prefix for it in items)
-    kv = DynamicCache(ddp_cache_data=[(layer.keys[:1, :, :0], layer.values[:1, :, :0]) for layer in cache.layers])
-    for mine, layer in zip(kv.layers, cache.layers):  # filled here: the constructor would copy them once more
-        mine.keys, mine.values = layer.keys[rows, :, :n], layer.values[rows, :, :n]
-    att = mask[rows, :n].clone()
-    for i, it in enumerate(items):
-        att[i, it.prefix:] = 0
-    return kv, att
-
-
-def _cache_kw(model, cache) -> dict:
-    """The key/value cache as the installed transformers takes it (``cache`` since 5.2x, before that
-    ``past_key_values``, which newer versions still take but warn about on every run)."""
-    import inspect
-
-    return {"cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values": cache}
-
-
-def _cache_of(output):
-    """The key/value cache of a model output, under either transformers name (see :func:`_cache_kw`)."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
-
-
-def _ranked(cands: list[Candidate]) -> list[Candidate]:
-    """The candidates with their ``rank`` among those beginning at the same word (by ``llr``)."""
-    order = sorted(range(len(cands)), key=lambda i: (cands[i].start, -cands[i].llr))
-    out, prev, rank = list(cands), None, 0
-    for i in order:
-        rank = rank + 1 if cands[i].start == prev else 0
-        prev = cands[i].start
-        out[i] = replace(cands[i], rank=rank)
-    return out
-
-
-def _minimal(sentence: str, start: int, end: int, after: str) -> tuple[int, int, str] | None:
-    """Trim the words a replacement shares with the text at either end ("the navy" -> "the
-    military" is "navy" -> "military"); None when nothing is left to replace or to replace it with."""
-    import re
-
-    before = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", sentence[start:end])]
-    new = after.split()
-    while before and new and sentence[before[0][0]:before[0][1]] == new[0]:
-        before, new = before[1:], new[1:]
-    while before and new and sentence[before[-1][0]:before[-1][1]] == new[-1]:
-        before, new = before[:-1], new[:-1]
-    if not before or not new:
-        return None
-    return before[0][0], before[-1][1], " ".join(new)
-
-
-def non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:
-    """Keep the most confident of overlapping edits."""
-    kept: list[LocalEdit] = []
-    for e in sorted(edits, key=lambda e: -e.confidence):
-        if all(e.end <= k.start or k.end <= e.start for k in kept):
-            kept.append(e)
-    return sorted(kept, key=lambda e: e.start)

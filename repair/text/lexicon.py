@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .resources import model_path
-from .segment import Token
+from repair.backends.resources import model_path
+from repair.text.segment import Token
 
 MAX_PHRASE = 3
 

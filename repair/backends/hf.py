@@ -1,0 +1,36 @@
+"""Shims over the installed transformers: the key/value cache under either name it has had, and a
+group's cut of one pass's cache."""
+from __future__ import annotations
+
+
+def prefix_cache(cache, mask, items):
+    """The key/value cache and attention mask for a group of branches (or paths), each on its sentence's
+    row of the one pass's cache: each sees the prompt and the draft before its word (``item.prefix``
+    tokens) only, so the cache is cut at the longest such prefix of the group (a copy of what the group
+    needs, rather than of every row's full length) and the rest of each row is masked."""
+    import torch
+    from transformers import DynamicCache
+
+    rows, n = torch.tensor([it.row for it in items]), max(it.prefix for it in items)
+    kv = DynamicCache(ddp_cache_data=[(layer.keys[:1, :, :0], layer.values[:1, :, :0]) for layer in cache.layers])
+    for mine, layer in zip(kv.layers, cache.layers):  # filled here: the constructor would copy them once more
+        mine.keys, mine.values = layer.keys[rows, :, :n], layer.values[rows, :, :n]
+    att = mask[rows, :n].clone()
+    for i, it in enumerate(items):
+        att[i, it.prefix:] = 0
+    return kv, att
+
+
+def cache_kw(model, cache) -> dict:
+    """The key/value cache as the installed transformers takes it (``cache`` since 5.2x, before that
+    ``past_key_values``, which newer versions still take but warn about on every run)."""
+    import inspect
+
+    return {"cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values": cache}
+
+
+def cache_of(output):
+    """The key/value cache of a model output, under either transformers name (see :func:`cache_kw`)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+

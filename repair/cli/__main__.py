@@ -1,0 +1,4 @@
+"""``python -m repair.cli``: the command line."""
+from repair.cli import app
+
+app()

@@ -1,0 +1,40 @@
+"""Every default and limit of `repair`, once, and the rules that turn a component's operating point
+(``operating_point`` in its ``repair.json``, chosen on held-out data) and a caller's overrides into
+the numbers a run uses."""
+from __future__ import annotations
+
+# -- limits -------------------------------------------------------------------------------------
+MAX_BYTES = 10 * 1024 * 1024  # the largest file the CLI reads (a news article is ~10 KB; 10 MB is a book)
+MAX_CHARS = MAX_BYTES  # the longest document the library and `repair batch` take: any file within MAX_BYTES fits
+
+# -- defaults for components that ship no operating point of their own -------------------------
+DEFAULT_THRESHOLD = 0.5  # flag a sentence scoring at least this (v0, a caller's own detector)
+DEFAULT_MIN_CONFIDENCE = 0.85  # withhold edits less confident than this (v0, a caller's own restorer)
+
+# -- batch jobs -------------------------------------------------------------------------------
+CHUNK_SIZE = 256  # documents per resumable unit of work
+TRIAGE_SCORE = 0.2  # with --triage: documents whose first sentences score below this are cleared
+
+
+def flag_threshold(given: float | None, detector) -> float:
+    """The sentence score at which a sentence is flagged: ``given``, else the detector's own, else
+    :data:`DEFAULT_THRESHOLD`."""
+    if given is not None:
+        return given
+    return detector.threshold or DEFAULT_THRESHOLD
+
+
+def edit_confidence(given: float | None, restorer) -> float:
+    """The minimum confidence of an edit: ``given``, else the restorer's tuned one, else
+    :data:`DEFAULT_MIN_CONFIDENCE`."""
+    if given is not None:
+        return given
+    return DEFAULT_MIN_CONFIDENCE if restorer.min_confidence is None else restorer.min_confidence
+
+
+def restore_floor(given: float | None, restorer, threshold: float) -> float:
+    """Sentences scoring at least this are restored: ``given``, else the restorer's tuned one, else the
+    flagging ``threshold`` (a flagged sentence is always restored: the caller takes the lower of the two)."""
+    if given is not None:
+        return given
+    return threshold if restorer.restore_threshold is None else restorer.restore_threshold

@@ -1,0 +1,88 @@
+"""The restorer's records: a candidate edit with its evidence, and an edit inside one sentence."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from repair.doc import Edit
+
+
+@dataclass(frozen=True)
+class LocalEdit:
+    """An edit inside one sentence: offsets into the sentence text."""
+
+    start: int
+    end: int
+    before: str
+    after: str
+    confidence: float
+
+    def shifted(self, by: int) -> Edit:
+        return Edit(self.start + by, self.end + by, self.before, self.after, self.confidence)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An edit the restorer proposes, with the evidence its confidence is computed from (offsets into
+    the sentence). ``llr``: log p(edit path) - log p(copy path). ``share``: log of the edit path's
+    share of the paths that do not copy the word, log p(edit) - log(1 - p(the word's first token)):
+    what the restorer would write *if* the word is spun. ``pointed``: the detector's score of the
+    spans the edit overlaps (None: it points elsewhere; 1.0 when there was no detector evidence
+    either way). ``lexicon``: the lexicon lists ``after`` as an original of ``before``. ``forced``: the
+    branch was opened at a detector span, not by the model's own preference. ``span_start``: the edit
+    begins at the first word of a detector span. ``rank``: 0 for the likeliest of the edits that begin
+    at the same word, 1 for the next, ... ``sentence``: the detector's score of the whole sentence (1.0
+    when there was no detector evidence either way). ``document``: the pooled score of its document
+    (:func:`repair.doc.context_scores`; spinners spin whole articles, so a sentence among spun ones is
+    likelier spun); None when the sentence has no context (a text of one sentence). ``proposed``: who
+    proposed the replacement, ``"model"`` (a branch the restorer generated) or ``"lexicon"`` (an original
+    the lexicon lists for the pointed words, scored by the restorer word for word)."""
+
+    start: int
+    end: int
+    before: str
+    after: str
+    llr: float
+    share: float
+    pointed: float | None
+    lexicon: bool
+    forced: bool = False
+    span_start: bool = False
+    rank: int = 0
+    sentence: float = 1.0
+    document: float | None = None
+    proposed: str = "model"
+
+
+def ranked(cands: list[Candidate]) -> list[Candidate]:
+    """The candidates with their ``rank`` among those beginning at the same word (by ``llr``)."""
+    order = sorted(range(len(cands)), key=lambda i: (cands[i].start, -cands[i].llr))
+    out, prev, rank = list(cands), None, 0
+    for i in order:
+        rank = rank + 1 if cands[i].start == prev else 0
+        prev = cands[i].start
+        out[i] = replace(cands[i], rank=rank)
+    return out
+
+
+def minimal_edit(sentence: str, start: int, end: int, after: str) -> tuple[int, int, str] | None:
+    """Trim the words a replacement shares with the text at either end ("the navy" -> "the
+    military" is "navy" -> "military"); None when nothing is left to replace or to replace it with."""
+    before = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", sentence[start:end])]
+    new = after.split()
+    while before and new and sentence[before[0][0]:before[0][1]] == new[0]:
+        before, new = before[1:], new[1:]
+    while before and new and sentence[before[-1][0]:before[-1][1]] == new[-1]:
+        before, new = before[:-1], new[:-1]
+    if not before or not new:
+        return None
+    return before[0][0], before[-1][1], " ".join(new)
+
+
+def non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:
+    """Keep the most confident of overlapping edits."""
+    kept: list[LocalEdit] = []
+    for e in sorted(edits, key=lambda e: -e.confidence):
+        if all(e.end <= k.start or k.end <= e.start for k in kept):
+            kept.append(e)
+    return sorted(kept, key=lambda e: e.start)

@@ -1,0 +1,35 @@
+"""The reranker: a candidate's evidence as features, and the fitted logistic regression over them
+(``operating_point.reranker`` in the restorer's ``repair.json``, fitted by ``scripts/tune_restorer.py``)."""
+from __future__ import annotations
+
+from repair.doc import sigmoid
+from repair.text.protect import zipf
+from repair.restore.edits import Candidate
+
+# what the reranker (a logistic regression fitted by scripts/tune_restorer.py) may read of a candidate;
+# a fitted reranker names the features it reads (``reranker["features"]``, a subset of these)
+RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
+                   "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
+                   "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document",
+                   "from_lexicon")
+
+
+def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
+    """The candidate's evidence as the reranker's inputs, in the order of ``names`` (see :data:`RERANK_FEATURES`)."""
+    llr, share = max(min(c.llr, 20.0), -20.0), max(c.share, -20.0)
+    b, a = c.before.split(), c.after.split()
+    zb, za = zipf(b[0].lower()), zipf(a[0].lower())
+    values = dict(zip(RERANK_FEATURES, (
+        1.0, llr, llr if c.pointed is None else 0.0, share, c.pointed or 0.0, float(c.pointed is None),
+        float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
+        zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
+        c.sentence, c.sentence * float(c.pointed is None), c.document or 0.0, float(c.document is None),
+        float(c.proposed == "lexicon"))))
+    return [values[n] for n in names]
+
+
+def rerank_confidence(reranker: dict, c: Candidate) -> float:
+    """P(the candidate gives back the original word) by the fitted reranker (``operating_point.reranker``)."""
+    z = sum(w * x for w, x in zip(reranker["weights"], rerank_features(c, reranker["features"])))
+    return sigmoid(z)
+

@@ -1,0 +1,301 @@
+"""Choose the restorer's operating point on held-out training articles (never on devbench).
+
+    python scripts/tune_restorer.py --per-spinner 150 --clean 800 --margin 0.3 --pointed 3 --pointed-at all \\
+        --fit-per-spinner 120 --fit-clean 500 --max-damage 0.4 --candidates runs/tune.pkl --write
+
+Runs the default detector and the trained restorer with every gate open (minimum confidence 0,
+every sentence restored) on two disjoint samples of the validation split: the *fit* sample
+(``--fit-per-spinner`` sentences of each spinner, ``--fit-clean`` clean ones), on which a logistic
+reranker over each candidate's evidence (``repair.restore.rerank_features``) is fitted, and the
+*tune* sample (``--per-spinner``, ``--clean``), on which every setting is measured: the hand rule of
+``EditDecoder.confidence`` (offset for edits the detector did not point at, lexicon bonus, detector
+weighting) against the reranker, branches at the first word of each detector span or at all of
+them, the minimum confidence and the restore threshold. It prints edit F0.5 per spinner and damage
+on clean sentences for each setting; ``--write`` stores the recommended one in the adapter's
+``repair.json`` as ``operating_point`` (the restorer reads it from there).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import pickle
+import random
+import sys
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+from repair.metrics import Counts, canonical, damage_per_1000, edit_counts
+from repair.train.evaluate import apply, document_contexts
+from repair.train.common import records
+
+from repair.backends.resources import model_path
+from repair.restore import RERANK_FEATURES, LocalEdit, non_overlapping, rerank_features
+from repair.restore.edits import ranked
+
+
+def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
+    """The tune and fit samples: disjoint, drawn per spinner from the validation split; and each
+    sampled sentence's article (every validation sentence of it, in order), for its document score."""
+    by, articles = defaultdict(list), defaultdict(list)
+    for r in records(data, "val"):
+        by[r["spinner"]].append(r)
+        articles[r["article"]].append(r["spun"])
+    rng = random.Random(seed)
+    tune, fit = [], []
+    for sp in sorted(by):
+        pool = rng.sample(by[sp], min(len(by[sp]), sizes[sp == "none"] + fit_sizes[sp == "none"]))
+        tune += pool[:sizes[sp == "none"]]
+        fit += pool[sizes[sp == "none"]:]
+    wanted = {r["article"] for r in tune + fit}
+    return tune, fit, {a: s for a, s in articles.items() if a in wanted}
+
+
+def contexts(rep, articles: dict) -> dict:
+    """What the article says of each of its sentences, as ``Repairer.fix`` computes it: article -> the
+    pooled score of its sentences (``repair.doc.context_scores``)."""
+    return document_contexts(lambda xs: [ev.score for ev in rep.detector.detect(xs)], articles)
+
+
+def with_context(rows, context: dict, calibration=None, drop: float = 0.0, seed: int = 0):
+    """The rows with each candidate's ``document`` set to its sentence's context, and the score the
+    restore threshold reads weighed with it by the detector's ``calibration``, as ``Repairer.fix_many``
+    gates sentences; a share ``drop`` of the records gets none (a one-sentence text: its own score), so
+    a reranker fitted on them learns that case too."""
+    rng = random.Random(seed)
+    out = []
+    for r, score, cands in rows:
+        doc = None if rng.random() < drop else context[r["article"]]
+        gate = score if doc is None or calibration is None else calibration(score, doc)
+        out.append((r, gate, [replace(c, document=doc) for c in cands]))
+    return out
+
+
+def decode(rep, recs):
+    """(record, sentence score, candidates) for each record, every gate open."""
+    texts = [r["spun"] for r in recs]
+    reports = rep.check_many(texts)
+    spans = [[p for s in report.sentences for p in s.spans] for report in reports]
+    scores = [report.score if not report.sentences else max(s.alone for s in report.sentences) for report in reports]
+    return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
+
+
+def at(rows, mode: str):
+    """The rows as a narrower decode would have given them: branches at the first span word only (mode
+    "first", from an "all" decode), without the lexicon's proposals (unless the mode ends "+lexicon")."""
+    pointed_at, _, lexicon = mode.partition("+")
+    keep = lambda c: (pointed_at == "all" or not c.forced or c.span_start) and (lexicon or c.proposed != "lexicon")
+    return [(r, s, ranked([c for c in cands if keep(c)])) for r, s, cands in rows]
+
+
+def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES) -> dict:
+    """Logistic regression: is this candidate exactly a gold edit? Candidates in clean sentences weigh
+    ``clean_weight`` times the others (an edit to good text costs an editor more than a missed one).
+    Fitted with L-BFGS on standardized features; the weights returned apply to the raw features."""
+    import torch
+
+    xs, ys, weight = [], [], []
+    for r, _, cands in rows:
+        gold = canonical([(g["start"], g["end"], g["original"]) for g in r["edits"]], r["spun"])
+        for c in cands:
+            xs.append(rerank_features(c, features))
+            ys.append(float(bool(canonical([(c.start, c.end, c.after)], r["spun"]) & gold)))
+            weight.append(clean_weight if r["spinner"] == "none" else 1.0)
+    x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
+    wt = torch.tensor(weight, dtype=torch.float64)
+    mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
+    mu[0], sd[0] = 0.0, 1.0  # the bias column
+    z = (x - mu) / sd
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(z @ w, y, reduction="none")
+        loss = (bce * wt).sum() / wt.sum() + l2 * (w[1:] ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    raw = (w.detach() / sd)
+    raw[0] = w.detach()[0] - (w.detach()[1:] * mu[1:] / sd[1:]).sum()
+    return {"features": list(features), "weights": [round(v, 6) for v in raw.tolist()],
+            "clean_weight": clean_weight, "candidates": len(ys), "positives": int(sum(ys))}
+
+
+def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spinners, max_damage):
+    """The reranker for sentences without an article around them (``reranker_alone``): fitted without the
+    document's score, at each clean weight, and measured at the chosen gates on the tune sentences
+    stripped of their context; the best mean F0.5 within the damage cap (None if none is)."""
+    feats = [f for f in features if f not in ("document", "no_document")]
+    best = None
+    for w in clean_weights:
+        rr = fit_reranker(fit_rows, w, features=feats)
+        _, _, (mean, damage, f05) = next(measure(dec, alone_rows, dict(reranker=rr), [conf], [thr], spinners))
+        print(f"reranker alone, clean weight {w:g}: mean F0.5 {mean:.3f} ("
+              + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f05)) + f"), damage {damage:.2f}")
+        if damage <= max_damage and (best is None or mean > best[0]):
+            best = (mean, rr | {"heldout_mean_f05": round(mean, 3), "heldout_clean_damage_per_1000": round(damage, 2)})
+    return None if best is None else best[1]
+
+
+def measure(dec, rows, kw, confs, thresholds, spinners):
+    """(min confidence, restore threshold, (mean F0.5, clean damage per 1,000 words, F0.5 per spinner))
+    of one confidence scorer (``kw`` for ``EditDecoder.confidence``) at every gate setting."""
+    scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
+                                                         dec.confidence(c, **kw)) for c in cands]))
+                   for r, score, cands in rows]
+    for conf, thr in itertools.product(confs, thresholds):
+        counts, outs, origs = defaultdict(Counts), [], []
+        for r, score, scored in scored_rows:
+            keep = []
+            if score >= thr:
+                keep = [(e.start, e.end, e.after) for e in scored if e.confidence >= conf]
+            gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
+            counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
+            if r["spinner"] == "none":
+                outs.append(apply(r["spun"], keep))
+                origs.append(r["original"])
+        f05 = [counts[sp].f(0.5) for sp in spinners]
+        yield conf, thr, (sum(f05) / len(f05), damage_per_1000(outs, origs), f05)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("data/spin"))
+    ap.add_argument("--per-spinner", type=int, default=60)
+    ap.add_argument("--clean", type=int, default=600, help="clean held-out sentences for the damage estimate")
+    ap.add_argument("--fit-per-spinner", type=int, default=0, help="sentences per spinner to fit the reranker on "
+                    "(0: no reranker)")
+    ap.add_argument("--fit-clean", type=int, default=0)
+    ap.add_argument("--clean-weights", type=float, nargs="+", default=[1.0, 3.0, 10.0, 20.0, 30.0, 60.0],
+                    help="weights of clean-sentence candidates in the reranker's loss (each is fitted and measured)")
+    ap.add_argument("--without", nargs="*", default=[], choices=RERANK_FEATURES,
+                    help="features the reranker does not read (an ablation, or a reranker that must not see them)")
+    ap.add_argument("--compare-without", nargs="*", default=[], choices=RERANK_FEATURES,
+                    help="also fit and measure rerankers without these features, side by side")
+    ap.add_argument("--no-context", type=float, default=0.3,
+                    help="share of the fit sentences seen without their article's context (one-sentence texts)")
+    ap.add_argument("--skip-rules", action="store_true", help="measure the rerankers only (the rule sweep is most "
+                    "of a sweep's time)")
+    ap.add_argument("--margin", type=float, default=1.0)
+    ap.add_argument("--pointed", type=int, default=0, help="branches opened at each detector-pointed word")
+    ap.add_argument("--pointed-at", choices=["first", "all"], default="first",
+                    help="decode with branches at every word of a detector span (all: both are measured)")
+    ap.add_argument("--lexicon", type=int, default=0, help="score N of the lexicon's originals at each pointed word too "
+                    "(those whose first token the restorer finds likeliest; measured with and without them)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--candidates", type=Path, help="keep the decoded candidates in this file and reuse them when it "
+                    "exists (the model pass is most of the time; the sweep itself takes seconds)")
+    ap.add_argument("--tolerance", type=float, default=0.005, help="F0.5 within which settings count as equal")
+    ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
+    args = ap.parse_args()
+
+    tune, fit, articles = samples(args.data, {False: args.per_spinner, True: args.clean},
+                        {False: args.fit_per_spinner, True: args.fit_clean}, args.seed)
+
+    from repair import Repairer
+
+    rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
+    dec = rep.restorer
+    dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
+    dec.lexicon_branches = args.lexicon
+    key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
+           args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
+    key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
+    if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
+        rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
+    else:
+        rows, fit_rows = decode(rep, tune), decode(rep, fit)
+        if args.candidates:
+            args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
+    context = contexts(rep, articles)  # the tune rows have their article's context, as in a fix of it
+    calibration = rep.detector.context
+    rows = with_context(rows, context, calibration)
+    fit_rows = with_context(fit_rows, context, calibration, args.no_context, args.seed)
+    spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
+    modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
+    modes += [m + "+lexicon" for m in modes] if args.lexicon else []
+    rules = [(off, bonus, weighted) for off, bonus, weighted in
+             itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
+             if not args.skip_rules]
+    features = [f for f in RERANK_FEATURES if f not in args.without]
+    variants = {"": features}  # name suffix -> the features its rerankers read
+    if args.compare_without:
+        variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
+    rerankers = {(mode, f"{w:g}{v}"): fit_reranker(at(fit_rows, mode), w, features=feats)
+                 for mode in modes for w in args.clean_weights for v, feats in variants.items() if fit_rows}
+    results = []
+    for mode in modes:
+        mode_rows = at(rows, mode)
+        scorers = [(("rule", off, bonus, weighted), dict(offset_out=off, offset_lexicon=bonus,
+                                                          detector_weighted=weighted, reranker=False))
+                   for off, bonus, weighted in rules]
+        scorers += [(("reranker", key), dict(reranker=rr)) for (m, key), rr in rerankers.items() if m == mode]
+        for name, kw in scorers:
+            confs = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
+            for conf, thr, (mean, damage, f05) in measure(dec, mode_rows, kw, confs, [0.0, 0.3, 0.5], spinners):
+                results.append((mean, damage, (mode, name, conf, thr), f05))
+    print(f"{len(rows)} held-out tune sentences, {len(fit_rows)} fit sentences; settings with clean damage <= "
+          f"{args.max_damage} per 1,000 words, best first\n")
+    print("| branches at | confidence | min conf | restore thr | " + " | ".join(f"{sp} F0.5" for sp in spinners)
+          + " | mean | clean damage /1000 |")
+    print("|" + "---|" * (len(spinners) + 6))
+    ok = sorted((r for r in results if r[1] <= args.max_damage), key=lambda r: -r[0])
+    show = lambda name: (f"reranker clean weight {name[1]}" if name[0] == "reranker"
+                         else f"rule off {name[1]} lex {name[2]} weighted {name[3]}")
+    for mean, damage, (mode, name, conf, thr), f05 in ok[:args.top]:
+        print(f"| {mode} | {show(name)} | {conf} | {thr} | " + " | ".join(f"{f:.3f}" for f in f05)
+              + f" | {mean:.3f} | {damage:.2f} |")
+    for mode in modes:  # the best of each kind, for the record
+        for kind in ("rule", "reranker"):
+            best = [r for r in ok if r[2][0] == mode and r[2][1][0] == kind]
+            if best:
+                print(f"best {kind} at {mode}: mean F0.5 {best[0][0]:.3f}, damage {best[0][1]:.2f} ({best[0][2]})")
+    if not ok:
+        return
+    # the F0.5 surface is flat at the top: of the settings near the best, take the least damage
+    near = [r for r in ok if r[0] >= ok[0][0] - args.tolerance]
+    mean, damage, (mode, name, conf, thr), f05 = min(near, key=lambda r: (r[1], -r[0]))
+    print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): branches at {mode}, "
+          f"{show(name)}, min confidence {conf}, restore threshold {thr} "
+          f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
+    alone = None
+    if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
+        alone_rows = at(with_context(rows, context, calibration, drop=1.0), mode)
+        kw = dict(reranker=rerankers[mode, name[1]])
+        _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners))
+        print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("
+              + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
+        if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
+            alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
+                              sorted({*args.clean_weights, 30.0}), conf, thr, spinners, args.max_damage)
+    if args.write:
+        path = model_path("restorer") / "repair.json"
+        config = json.loads(path.read_text())
+        point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
+                 "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
+                 "lexicon_branches": args.lexicon if mode.endswith("+lexicon") else 0}
+        if name[0] == "reranker":
+            point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
+                      "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
+            if alone is not None:
+                point["reranker_alone"] = alone
+        else:
+            point |= {"reranker": None, "offset_out": name[1], "offset_lexicon": name[2], "detector_weighted": name[3]}
+        point |= {"chosen_by": "python " + " ".join(sys.argv) + f" ({len(rows)} held-out tune sentences, "
+                  f"{len(fit_rows)} fit sentences, never devbench): of the settings within {args.tolerance} mean "
+                  f"F0.5 of the best with clean damage <= {args.max_damage}, the least damage",
+                  "heldout_f05": {sp: round(f, 3) for sp, f in zip(spinners, f05)},
+                  "heldout_mean_f05": round(mean, 3), "heldout_clean_damage_per_1000": round(damage, 2)}
+        config["operating_point"] = point
+        path.write_text(json.dumps(config, indent=2) + "\n")
+        print(f"wrote the operating point to {path}")
+
+
+if __name__ == "__main__":
+    main()
