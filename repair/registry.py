@@ -8,12 +8,15 @@ choices and the batch job's fingerprint all read the registry (cf. spaCy's facto
     Repairer(detector="mine")             # and `repair batch --detector mine`
 
 The built-in components register where they are defined (``repair.detect``, ``repair.restore``);
-nothing heavy is imported until a factory runs."""
+another package adds its own through the entry-point group ``repair.detectors`` or ``repair.restorers``
+(``mine = "my_package.module:make_mine"``), found on first use, so the CLI offers them too. Nothing
+heavy is imported until a factory runs."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
+from importlib.metadata import entry_points
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class Registry:
     kind: str  # "detector" or "restorer"
     builtins: str  # the module whose import registers the built-in components
     entries: dict[str, Entry] = field(default_factory=dict)
+    _loaded: bool = False
 
     def register(self, name: str, *, help: str = ""):
         """Decorator: register ``factory(repairer) -> component`` under ``name`` (a later one replaces it)."""
@@ -37,7 +41,12 @@ class Registry:
         return add
 
     def _all(self) -> dict[str, Entry]:
-        import_module(self.builtins)
+        if not self._loaded:
+            self._loaded = True
+            import_module(self.builtins)
+            for ep in entry_points(group=f"repair.{self.kind}s"):
+                if ep.name not in self.entries:
+                    self.entries[ep.name] = Entry(ep.name, ep.load(), f"from {ep.value}")
         return self.entries
 
     def names(self) -> list[str]:

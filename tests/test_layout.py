@@ -114,3 +114,16 @@ def test_the_cli_offers_every_registered_component():
 
     assert [c.value for c in DetectorChoice] == registry.detectors.names()
     assert [c.value for c in RestorerChoice] == registry.restorers.names()
+
+
+def test_an_installed_package_adds_a_component_through_its_entry_point(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import repair.registry as registry
+
+    eps = [EntryPoint("plugged", "repair.registry:as_detector", "repair.detectors")]
+    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == "repair.detectors" else [])
+    monkeypatch.setattr(registry.detectors, "entries", dict(registry.detectors.entries))
+    monkeypatch.setattr(registry.detectors, "_loaded", False)  # as on first use
+    assert "plugged" in registry.detectors.names() and "default" in registry.detectors.names()
+    assert registry.detectors.get("plugged").factory is registry.as_detector

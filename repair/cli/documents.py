@@ -35,6 +35,15 @@ def check(file: str = FileArg, fmt: OutFormat = typer.Option(OutFormat.text, "--
     run_guarded(go)
 
 
+def _fixed(file: str, output: str | None, max_bytes: int, threshold, min_confidence, restore_threshold, restorer):
+    """The fix of ``file``, once ``output`` (if any) is known to be writable and the input is read."""
+    if output:
+        check_output(output, [file])
+    text = read_text(file, max_bytes)
+    return load_repairer(threshold, min_confidence, restore=True, restore_threshold=restore_threshold,
+                         restorer=restorer.value).fix(text)
+
+
 @app.command()
 def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--output", "-o",
                                                                    help="Write here instead of standard output."),
@@ -44,11 +53,7 @@ def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--outpu
         max_bytes: int = MaxBytesOpt) -> None:
     """Restore the original wording and print (or write) the repaired text."""
     def go():
-        if output:
-            check_output(output, [file])
-        text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence, restore=True, restore_threshold=restore_threshold,
-                               restorer=restorer.value).fix(text)
+        result = _fixed(file, output, max_bytes, threshold, min_confidence, restore_threshold, restorer)
         payload = render(result, "json") if fmt is OutFormat.json else result.text
         if output:
             write_atomic(output, payload)
@@ -68,11 +73,7 @@ def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html",
          max_bytes: int = MaxBytesOpt) -> None:
     """Show each change with its confidence and every sentence's spin score."""
     def go():
-        if html:
-            check_output(html, [file])
-        text = read_text(file, max_bytes)
-        result = load_repairer(threshold, min_confidence, restore=True, restore_threshold=restore_threshold,
-                               restorer=restorer.value).fix(text)
+        result = _fixed(file, html, max_bytes, threshold, min_confidence, restore_threshold, restorer)
         if html:
             write_atomic(html, render(result, "html"))
         use_color = sys.stdout.isatty() if color is None else color

@@ -20,9 +20,8 @@ class EncoderDetector(Detector):
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 64,
                  span_threshold: float = 0.5, int8: bool = False):
-        """``int8``: dynamic int8 quantization of the linear layers (CPU): about 1.5x the documents/s of
-        ``repair batch`` (docs/bench.md), sentence AUC about 0.01 lower on devbench (docs/benchmarks.md);
-        meant for corpora."""
+        """``int8``: dynamic int8 quantization of the linear layers (CPU): faster, slightly less accurate
+        (docs/bench.md, docs/benchmarks.md); meant for corpora."""
         import torch
 
         from repair.backends.encoder import load_detector

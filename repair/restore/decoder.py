@@ -56,15 +56,15 @@ class EditDecoder(Restorer):
     ``margin`` nats, a branch is generated greedily from that word until it re-joins the draft at a
     later word (at most ``max_words`` words are replaced) or the end. With ``pointed_branches=k``, each
     word the detector points at but the model would copy gets branches from the model's k best other
-    first tokens as well, at the first word of each detector span (the shipped operating point opens 3:
-    mean F0.5 on held-out articles 0.282 -> 0.300 at 0.24 changed words per 1,000 clean words, for about
-    two thirds of the speed of ``fix``; ``pointed_branches=0`` where speed matters more). All branches of all sentences
+    first tokens as well, at the first word of each detector span (the shipped operating point opens
+    some, ``repair.json``; ``pointed_branches=0`` where speed matters more). All branches of all sentences
     are decoded together, sharing the one pass's key/value cache. A branch that never re-joins the
     draft is dropped, so the output is always the input with a few local replacements: it cannot
     wander. An edit's confidence is the two-way posterior between the edit path and the copy path,
     ``sigmoid(log p(edit) - log p(copy) + offset)``, with a lower ``offset`` for edits the detector
     did not point at and a bonus where the lexicon lists the replacement as an original of what it
-    replaces (``detector_weighted`` adds a second rule for pointed edits, see :meth:`confidence`). The operating point (margin,
+    replaces (``detector_weighted`` adds a second rule for pointed edits, see :meth:`confidence`); a fitted
+    reranker (``repair.restore.rerank``) replaces that rule where the operating point has one. The operating point (margin,
     offsets, pointed branches, weighting, minimum confidence, restore threshold) comes from
     ``repair.json``; constructor arguments override it. Quotations, quantities and names are refused
     by :func:`refusal`.
@@ -102,11 +102,8 @@ class EditDecoder(Restorer):
         self.pointed_branches = point["pointed_branches"] if pointed_branches is None else pointed_branches
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
         self.pointed_at = point["pointed_at"] if pointed_at is None else pointed_at  # "first" or "all" span words
-        # at each pointed word, also score this many of the lexicon's originals of it (0: none). Off in the
-        # shipped operating point: on held-out articles they doubled the gold edits among the candidates of
-        # moby, mythes and wordnet, yet the restorer ranks few of them first, and the refitted reranker
-        # measured mean F0.5 0.353 at damage 0.23 with 6 of them against 0.361 at 0.06 without
-        # (tune_restorer.py --lexicon 6); the model's score, not the candidates, is the limit
+        # at each pointed word, also score this many of the lexicon's originals of it (0: none; off in the
+        # shipped operating point, measured by tune_restorer.py --lexicon: see docs/history.md)
         self.lexicon_branches = point["lexicon_branches"] if lexicon_branches is None else lexicon_branches
         self.reranker = point["reranker"]  # None: the hand rule of confidence()
         # for sentences without a document around them (one-sentence texts), where the reranker reads one
