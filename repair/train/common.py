@@ -152,3 +152,54 @@ def reliability_table(prob, y, weight) -> list[dict]:
                           "mean_score": round(float(prob[m].mean()), 3),
                           "spun_share": round(float((weight[m] * y[m]).sum() / weight[m].sum()), 3)})
     return table
+
+
+def resume(model, args, weight_decay: float):
+    """The trainable parameters, AdamW and its schedule, the checkpoint in ``args.out`` and the step and
+    eval history it holds (0 and [] when there is none)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=weight_decay)
+    checkpoint = Checkpoint(Path(args.out) / "ckpt.pt", model, opt, sched)
+    step, history = checkpoint.load(args.device)
+    return params, opt, sched, checkpoint, step, history
+
+
+def fit(model, params, opt, sched, checkpoint, step: int, history: list, stream, loss_of, evaluate, args,
+        log_every: int = 20, rate_digits: int = 1) -> int:
+    """The training loop the trainers share, until ``args.steps`` or ``args.minutes``: one batch of
+    ``stream`` at a time (``loss_of(batch)``), gradient clipping, logging, ``evaluate()`` every
+    ``args.eval_every`` steps (into ``history``), a checkpoint every ``args.save_every`` and at the end.
+    A resumed run first skips the batches it has seen, so the data order is unchanged. Returns the step."""
+    import time
+
+    import torch
+
+    model.train()
+    for _ in range(step):
+        next(stream)
+    t0, seen = time.time(), 0
+    while step < args.steps:
+        batch = next(stream)
+        loss = loss_of(batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        seen += len(batch)
+        if step % log_every == 0:
+            rate = seen / (time.time() - t0)
+            print(f"step {step} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} {rate:.{rate_digits}f} sent/s",
+                  flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            metrics = evaluate()
+            history.append({"step": step, **metrics})
+            print(f"eval step {step}: {metrics}", flush=True)
+        if step % args.save_every == 0:
+            checkpoint.save(step, history)
+        if args.minutes and time.time() - t0 > args.minutes * 60:
+            print(f"time budget reached at step {step}", flush=True)
+            break
+    checkpoint.save(step, history)
+    return step

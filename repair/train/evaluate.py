@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 from repair import __version__
+from repair.doc import Edit, apply_edits
 from repair.metrics import (Counts, damage_per_1000, edit_counts, roc_auc, token_counts,
                             word_error_reduction)
 from repair.text.segment import words
@@ -159,11 +160,8 @@ class FreeGeneration:
 
 
 def apply(text, edits):
-    out, pos = [], 0
-    for s, e, r in sorted(edits):
-        out += [text[pos:s], r]
-        pos = e
-    return "".join(out + [text[pos:]])
+    """``text`` with ``(start, end, replacement)`` edits applied (see :func:`repair.doc.apply_edits`)."""
+    return apply_edits(text, [Edit(s, e, text[s:e], r, 1.0) for s, e, r in edits])
 
 
 def evaluate(system, records, threshold, articles=None):
@@ -283,6 +281,32 @@ def clean_damage(repairer, records: list[dict]) -> dict:
             "edits": [f"{e.before!r} → {e.after!r} ({e.confidence:.2f})" for x in results for e in x.edits]}
 
 
+def candidate_recall(records: list[dict]) -> dict:
+    """At every word a spinner wrote (devbench's edits tagged as the corrector is trained: the author's
+    word at its place, DELETE past the original's length): is the author's word among the corrector's
+    top 1 / 5 / 10, and among the lexicon's originals of the spun word? Per spinner."""
+    import torch
+
+    from repair.backends.corrector import load_corrector
+    from repair.backends.resources import model_path
+    from repair.text.lexicon import default_lexicon
+    from repair.train.train_corrector import featurize_records, recall_at
+
+    tokenizer, encoder, head, vocab, _ = load_corrector(model_path("corrector"))
+    feats = featurize_records(records, tokenizer, encoder, keep_per_sentence=0)
+    index = {w: i for i, w in enumerate(vocab)}
+    y = torch.tensor([index.get(t, -1) for t in feats["targets"]], dtype=torch.long)
+    out = recall_at(head, feats["h"], y, feats["spinners"])
+    lexicon, hits = default_lexicon(), defaultdict(lambda: [0, 0])
+    for target, spun, sp in zip(feats["targets"], feats["spun"], feats["spinners"]):
+        for key in (sp, "all"):
+            hits[key][0] += 1
+            hits[key][1] += target in {c.lower() for c in lexicon.candidates(spun)}
+    for key, (n, hit) in hits.items():
+        out[key]["lexicon"] = round(hit / max(1, n), 4)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
@@ -292,7 +316,8 @@ def main():
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
                          "detector (default detector alone, on every sentence of the benchmark), fast-detector (the same "
                          "for Repairer(detector='fast')), fast-int8-detector (the same, quantized: repair batch --detector fast --int8), "
-                         "v1-detector+v0-restorer, free (the trained restorer decoded without constraint)")
+                         "v1-detector+v0-restorer, free (the trained restorer decoded without constraint), "
+                         "corrector (the default detector + the corrector restorer, and the candidates' recall)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = ap.parse_args()
     bench = Path(args.bench)
@@ -308,6 +333,7 @@ def main():
 
     repairer = Repairer()  # the default: trained detector, trained restorer
     v0 = Repairer(detector="v0", restorer="v0", restore_threshold=None)
+    corrector = Repairer(detector=repairer.detector, restorer="corrector")
     systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(v0),
                "v0": lambda: Pipeline(v0, f"v0 ({v0.detector.name} + {v0.restorer.name})"),
                "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
@@ -315,6 +341,7 @@ def main():
                "fast-detector": lambda: DetectOnly(Repairer(detector="fast")),
                "fast-int8-detector": lambda: DetectOnly(Repairer(detector="fast", int8=True)),
                "free": lambda: FreeGeneration(repairer),
+               "corrector": lambda: Pipeline(corrector, f"corrector ({corrector.detector.name} + {corrector.restorer.name})"),
                "v1-detector+v0-restorer": lambda: Pipeline(
                    Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
     results = {}
@@ -326,11 +353,12 @@ def main():
         results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed, "n": len(data)}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     damage = clean_damage(repairer, everything) if "default" in results else None
+    recall = candidate_recall([r for r in everything if r["edits"]]) if "corrector" in results else None
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     signature = (f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
                  f"|threshold:{repairer.threshold:g}|min-confidence:{repairer.edit_confidence:g}")
     payload = {"signature": signature, "peak_rss_mb": peak_mb, "n": len(records), "results": results,
-               "clean_damage": damage}
+               "clean_damage": damage, "candidate_recall": recall}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
 
@@ -373,6 +401,14 @@ def main():
                   f"changed words per 1,000 ({len(damage['edits'])} edits; the sampled rows above see too few clean "
                   "words to estimate this). The edits:", ""]
         lines += [f"- {e}" for e in damage["edits"]]
+    if recall:
+        lines += ["", "## Candidates (every word a spinner wrote in devbench: is the author's word among the "
+                      "corrector's top k, or among the lexicon's originals of the spun word?)", "",
+                  "| spinner | spun words | corrector @1 | @5 | @10 | lexicon |", "|---|---|---|---|---|---|"]
+        for sp in spinners + ["all"]:
+            m = recall.get(sp, {})
+            lines.append(f"| {sp} | {m.get('n', 0)} | {fmt(m.get('@1'))} | {fmt(m.get('@5'))} | {fmt(m.get('@10'))} | "
+                         f"{fmt(m.get('lexicon'))} |")
     if "detector" in results:
         lines += ["", f"## Reliability of the sentence score ({results['detector']['system']}, all sentences)", "",
                   "| score | sentences | share spun |", "|---|---|---|"]

@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from repair.backends.encoder import BASE_PACKAGE, featurize, load_base, word_logits
-from repair.train.common import (Checkpoint, fit_logistic, optimizer, records, reliability_table, train_batches,
-                      training_args)
+from repair.train.common import (fit, fit_logistic, records, reliability_table, resume, train_batches,
+                                 training_args)
 
 NAME = "minilm-rtd-v1"
 
@@ -162,14 +162,8 @@ def main(argv=None):
 
         set_peft_model_state_dict(model, load_file(args.init / "adapter_model.safetensors", device=args.device))
         print(f"initialised from {args.init}", flush=True)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=0.01)
-    ckpt = args.out / "ckpt.pt"
-    checkpoint = Checkpoint(ckpt, model, opt, sched)
-    step, history = checkpoint.load(args.device)
-
-    def save():
-        checkpoint.save(step, history)
+    params, opt, sched, checkpoint, step, history = resume(model, args, weight_decay=0.01)
+    ckpt = checkpoint.path
 
     val = []
     for rec in records(args.data, "val"):
@@ -178,35 +172,13 @@ def main(argv=None):
             break
     val, calib = val[:args.val_size], val[args.val_size:]
 
+    def batch_loss(chunk):
+        b, y = to_tensors(tokenizer, chunk, args.device, args.max_tokens)
+        return loss_fn(word_logits(model, b), y)
+
     if not args.export_only:
-        model.train()
-        stream = train_batches(args.data, args.batch, args.seed)
-        for _ in range(step):  # resume: skip what was already seen, so the data order is unchanged
-            next(stream)
-        t0, seen = time.time(), 0
-        while step < args.steps:
-            b, y = to_tensors(tokenizer, next(stream), args.device, args.max_tokens)
-            loss = loss_fn(word_logits(model, b), y)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            seen += args.batch
-            if step % 20 == 0:
-                rate = seen / (time.time() - t0)
-                print(f"step {step} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} {rate:.1f} sent/s", flush=True)
-            if step % args.eval_every == 0 or step == args.steps:
-                metrics, _ = evaluate(model, tokenizer, val, args.device, args.max_tokens)
-                history.append({"step": step, **metrics})
-                print(f"eval step {step}: {metrics}", flush=True)
-            if step % args.save_every == 0:
-                save()
-            if args.minutes and time.time() - t0 > args.minutes * 60:
-                print(f"time budget reached at step {step}", flush=True)
-                break
-        save()
+        step = fit(model, params, opt, sched, checkpoint, step, history, train_batches(args.data, args.batch, args.seed),
+                   batch_loss, lambda: evaluate(model, tokenizer, val, args.device, args.max_tokens)[0], args)
 
     bias = state_bias = None
     if ckpt.exists():

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from pathlib import Path
 
 import torch
 
 from repair.backends.lm import converted_dir
 from repair.backends.seq2seq import encode_example, target_with_spans_kept
-from repair.train.common import Checkpoint, optimizer, records, train_batches, training_args
+from repair.train.common import fit, records, resume, train_batches, training_args
 
 NAME = "smollm2-restorer-v1"
 MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -132,14 +131,7 @@ def main(argv=None):
         lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, target_modules=MODULES,
                           layers_to_transform=layers)
         model = get_peft_model(base, lora).to(args.device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt, sched = optimizer(params, args.lr, args.warmup, args.steps, weight_decay=0.0)
-    ckpt = args.out / "ckpt.pt"
-    checkpoint = Checkpoint(ckpt, model, opt, sched)
-    step, history = checkpoint.load(args.device)
-
-    def save():
-        checkpoint.save(step, history)
+    params, opt, sched, checkpoint, step, history = resume(model, args, weight_decay=0.0)
 
     def short(r):
         return len(r["spun"]) < args.max_tokens * 4  # about 4 characters a token; exact length is checked below
@@ -151,37 +143,17 @@ def main(argv=None):
         if len(val) >= args.val_size:
             break
 
+    rng = random.Random(args.seed)
+
+    def batch_loss(chunk):
+        exs = [make_example(tokenizer, r, rng, args.partial) for r in chunk]
+        ids, labels, mask, weight = collate(exs, args.device, args.changed_weight)
+        return loss_on_targets(model, ids, labels, mask, weight)[0]
+
     if not args.export_only:
-        model.train()
-        stream = train_batches(args.data, args.batch, args.seed, keep=short)
-        rng = random.Random(args.seed)
-        for _ in range(step):  # resume: skip what was already seen, so the data order is unchanged
-            next(stream)
-        t0, seen = time.time(), 0
-        while step < args.steps:
-            exs = [make_example(tokenizer, r, rng, args.partial) for r in next(stream)]
-            ids, labels, mask, weight = collate(exs, args.device, args.changed_weight)
-            loss, _, _ = loss_on_targets(model, ids, labels, mask, weight)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            seen += len(exs)
-            if step % 10 == 0:
-                rate = seen / (time.time() - t0)
-                print(f"step {step} loss {loss.item():.4f} lr {sched.get_last_lr()[0]:.2e} {rate:.2f} sent/s", flush=True)
-            if step % args.eval_every == 0 or step == args.steps:
-                metrics = evaluate(model, tokenizer, val, args.device)
-                history.append({"step": step, **metrics})
-                print(f"eval step {step}: {metrics}", flush=True)
-            if step % args.save_every == 0:
-                save()
-            if args.minutes and time.time() - t0 > args.minutes * 60:
-                print(f"time budget reached at step {step}", flush=True)
-                break
-        save()
+        step = fit(model, params, opt, sched, checkpoint, step, history,
+                   train_batches(args.data, args.batch, args.seed, keep=short), batch_loss,
+                   lambda: evaluate(model, tokenizer, val, args.device), args, log_every=10, rate_digits=2)
 
     metrics = evaluate(model, tokenizer, val, args.device)
     args.export.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,102 @@
+"""The corrector as a restorer (``minilm-corrector-v1``, ``--restorer corrector``): no language model.
+
+For every span the detector points at, the corrector head (``repair.backends.corrector``) tags each
+word KEEP, DELETE or the author's word; the span's edit writes the tagged words in place of the spun
+ones ("got here" -> replace(came) + delete -> "came"). Its confidence is the detector's span score
+times the head's probability of the tags it chose; the policy's refusals (names, quantities,
+quotations, spellings) apply as everywhere. :meth:`CorrectorRestorer.candidates` gives the head's top
+``k`` originals of each pointed word, for a caller that chooses among them (the restorer of issue 27).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repair.doc import Span
+from repair.restore.base import Restorer
+from repair.restore.edits import LocalEdit, minimal_edit, non_overlapping
+from repair.restore.policy import refusal
+from repair.text.segment import match_case, words
+
+
+class CorrectorRestorer(Restorer):
+    name = "minilm-corrector-v1"
+
+    def __init__(self, path: Path | None = None, *, device: str = "cpu", batch_size: int = 64):
+        import torch
+
+        from repair.backends.corrector import DELETE, KEEP, load_corrector
+        from repair.backends.resources import model_path
+
+        self.torch, self.KEEP, self.DELETE = torch, KEEP, DELETE
+        self.tokenizer, self.encoder, self.head, self.vocab, self.config = load_corrector(path or model_path("corrector"), device)
+        self.device, self.batch_size = device, batch_size
+        self.max_tokens = 256
+        point = self.config.get("operating_point", {})
+        self.min_confidence = point.get("min_confidence")
+        self.restore_threshold = point.get("restore_threshold")
+
+    def _distributions(self, sentences: list[str]):
+        """Per sentence, its words and the head's [W, V] probabilities (None past the token limit)."""
+        from repair.backends.corrector import word_states
+        from repair.backends.encoder import featurize
+
+        torch = self.torch
+        out = []
+        for i in range(0, len(sentences), self.batch_size):
+            b = featurize(self.tokenizer, sentences[i:i + self.batch_size], self.max_tokens)
+            b.inputs = {k: v.to(self.device) for k, v in b.inputs.items()}
+            b.first = b.first.to(self.device)
+            with torch.inference_mode():
+                h = word_states(self.encoder, b)
+                probs = torch.softmax(self.head(h.reshape(-1, h.shape[-1])).float(), -1).reshape(*h.shape[:2], -1).cpu()
+            for row, ws in enumerate(b.words):
+                known = (b.first[row, :len(ws)] >= 0).cpu()
+                out.append((ws, probs[row, :len(ws)], known))
+        return out
+
+    def candidates(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5):
+        """For each sentence, each pointed word's top ``k`` tags: ``(word index, [(tag, p), ...])``."""
+        todo = [i for i, sp in enumerate(spans) if sp]
+        out = [[] for _ in sentences]
+        for i, (ws, probs, known) in zip(todo, self._distributions([sentences[i] for i in todo])):
+            for j, w in enumerate(ws):
+                if known[j] and any(p.start < w.end and w.start < p.end for p in spans[i]):
+                    top = probs[j].topk(k)
+                    out[i].append((j, [(self.vocab[t], float(p)) for p, t in zip(top.values, top.indices)]))
+        return out
+
+    def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:
+        return self.restore_many([sentence], [spans])[0]
+
+    def restore_many(self, sentences, spans, scores=None, documents=None) -> list[list[LocalEdit]]:
+        todo = [i for i, sp in enumerate(spans) if sp]
+        out: list[list[LocalEdit]] = [[] for _ in sentences]
+        for i, (ws, probs, known) in zip(todo, self._distributions([sentences[i] for i in todo])):
+            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, probs, known)) is not None]
+            out[i] = non_overlapping(edits)
+        return out
+
+    def _span_edit(self, sentence: str, span: Span, ws, probs, known) -> LocalEdit | None:
+        """The edit the head's first choices make of one detector span (None: it keeps every word)."""
+        idx = [j for j, w in enumerate(ws) if span.start < w.end and w.start < span.end and known[j]]
+        if not idx:
+            return None
+        after, conf = [], span.score
+        for j in idx:
+            p, t = probs[j].max(-1)
+            tag = self.vocab[int(t)]
+            conf *= float(p)
+            if tag == self.KEEP:
+                after.append(ws[j].text)
+            elif tag != self.DELETE:
+                after.append(match_case(ws[j].text, tag))
+        start, end = ws[idx[0]].start, ws[idx[-1]].end
+        if not after or " ".join(after) == sentence[start:end]:
+            return None
+        minimal = minimal_edit(sentence, start, end, " ".join(after))
+        if minimal is None or refusal(sentence, *minimal):
+            return None
+        start, end, text = minimal
+        if start == 0:
+            text = text[:1].upper() + text[1:]
+        return LocalEdit(start, end, sentence[start:end], text, conf)

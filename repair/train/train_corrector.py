@@ -1,0 +1,209 @@
+"""Train the corrector head on the detector's encoder: for a spun word, what the author wrote there.
+
+    python scripts/train_corrector.py --data data/spin --minutes 30 --export models/corrector
+
+1. Features (resumable, cached in ``--out``): the shipped detector's encoder, frozen, reads spun
+   training sentences; every word a spinner wrote becomes an example whose target is the author's
+   word at that place (the first word of a spun phrase takes the first original word, the next ones
+   the next, and words past the original's length ``DELETE``), and ``--keep-per-sentence`` of the
+   words it left alone become ``KEEP`` examples (a detector span that runs past the spun words must
+   not rewrite them). Extraction stops at ``--sentences`` or when ``--minutes`` run out.
+2. The vocabulary: the targets seen at least ``--min-count`` times (at most ``--max-vocab``).
+3. The head (``repair.backends.corrector``) is trained on the cached features with AdamW.
+4. Held-out articles (the validation split, never devbench) give recall@1/5/10 of the author's word
+   per spinner; the head is exported to ``--export`` with those numbers in ``repair.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import torch
+
+from repair.backends.corrector import DELETE, KEEP, make_head, save_corrector, vocab_embeddings, word_states
+from repair.backends.encoder import featurize, load_detector
+from repair.train.common import records
+from repair.text.segment import words
+
+NAME = "minilm-corrector-v1"
+
+
+def word_targets(rec: dict, rng: random.Random, keep_per_sentence: int) -> list[tuple[int, str]]:
+    """(word index in ``words(spun)``, target) for the words of one record: each word of a spun phrase
+    with the author's word at its place (lower case) or DELETE, and a few untouched words with KEEP."""
+    toks = words(rec["spun"])
+    out, spun = [], set()
+    for e in rec["edits"]:
+        idx = [k for k, t in enumerate(toks) if e["start"] <= t.start < e["end"]]
+        orig = [t.text.lower() for t in words(e["original"])]
+        for j, k in enumerate(idx):
+            spun.add(k)
+            target = orig[j] if j < len(orig) else DELETE
+            if target != toks[k].text.lower():
+                out.append((k, target))
+    rest = [k for k in range(len(toks)) if k not in spun]
+    out += [(k, KEEP) for k in rng.sample(rest, min(keep_per_sentence, len(rest)))]
+    return out
+
+
+def featurize_records(recs, tokenizer, encoder, *, max_tokens: int = 256, batch: int = 64, keep_per_sentence: int = 1,
+                      seed: int = 0, deadline: float = float("inf"), limit: int | None = None, log: str = ""):
+    """Features of the spun records among ``recs``: h [N, H] (float16), targets, spinners, the spun words,
+    and how many sentences were read. Stops at ``limit`` sentences or at ``deadline`` (a time.time())."""
+    rng = random.Random(seed)
+    feats, targets, spinners, spun_words = [], [], [], []
+    pending, n, t0 = [], 0, time.time()
+
+    def flush():
+        b = featurize(tokenizer, [r["spun"] for r in pending], max_tokens)
+        with torch.inference_mode():
+            h = word_states(encoder, b)
+        for row, rec in enumerate(pending):
+            for k, target in word_targets(rec, rng, keep_per_sentence):
+                if k < h.shape[1] and b.first[row, k] >= 0:
+                    feats.append(h[row, k].half())
+                    targets.append(target)
+                    spinners.append(rec["spinner"])
+                    spun_words.append(b.words[row][k].text.lower())
+        pending.clear()
+
+    for rec in recs:
+        if not rec["edits"]:
+            continue
+        pending.append(rec)
+        n += 1
+        if len(pending) == batch:
+            flush()
+            if log and n % (batch * 20) == 0:
+                print(f"{log}: {n} sentences, {len(targets)} examples, {n / (time.time() - t0):.1f} sent/s", flush=True)
+        if (limit is not None and n >= limit) or time.time() > deadline:
+            break
+    if pending:
+        flush()
+    h = torch.stack(feats) if feats else torch.zeros((0, encoder.config.hidden_size), dtype=torch.float16)
+    return {"h": h, "targets": targets, "spinners": spinners, "spun": spun_words, "sentences": n}
+
+
+def extract(args, tokenizer, encoder, split: str, limit: int, deadline: float) -> dict:
+    """:func:`featurize_records` of a split of ``--data``, cached in ``--out`` (a rerun reads the cache)."""
+    cache = args.out / f"features-{split}.pt"
+    if cache.exists():
+        return torch.load(cache)
+    t0 = time.time()
+    out = featurize_records(records(args.data, split), tokenizer, encoder, max_tokens=args.max_tokens,
+                            batch=args.extract_batch, keep_per_sentence=args.keep_per_sentence, seed=args.seed,
+                            deadline=deadline, limit=limit, log=split)
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.save(out, cache)
+    print(f"{split}: {out['sentences']} sentences -> {len(out['targets'])} examples in {time.time() - t0:.0f} s", flush=True)
+    return out
+
+
+def recall_at(head, h, y, spinners, ks=(1, 5, 10), batch: int = 4096) -> dict:
+    """Recall@k of the target among the head's top k, per spinner (a target outside the vocabulary,
+    ``y == -1``, is never found)."""
+    head.eval()
+    hits = defaultdict(lambda: [0] * (len(ks) + 1))
+    with torch.no_grad():
+        for i in range(0, len(y), batch):
+            logits = head(h[i:i + batch].float())
+            top = logits.topk(min(max(ks), logits.shape[-1]), -1).indices
+            for t, yy, sp in zip(top.tolist(), y[i:i + batch].tolist(), spinners[i:i + batch]):
+                for key in (sp, "all"):
+                    c = hits[key]
+                    c[0] += 1
+                    for j, k in enumerate(ks):
+                        c[j + 1] += yy in t[:k]
+    head.train()
+    return {key: {"n": c[0], **{f"@{k}": round(c[j + 1] / max(1, c[0]), 4) for j, k in enumerate(ks)}}
+            for key, c in sorted(hits.items())}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path("data/spin"))
+    ap.add_argument("--detector", default="detector", help="the shipped detector whose encoder the head reads")
+    ap.add_argument("--out", type=Path, default=Path("runs/corrector"))
+    ap.add_argument("--export", type=Path, default=None)
+    ap.add_argument("--sentences", type=int, default=200_000, help="spun training sentences to featurize at most")
+    ap.add_argument("--val-sentences", type=int, default=6000)
+    ap.add_argument("--minutes", type=float, default=30.0, help="budget for featurizing the training sentences")
+    ap.add_argument("--keep-per-sentence", type=int, default=1)
+    ap.add_argument("--min-count", type=int, default=2)
+    ap.add_argument("--max-vocab", type=int, default=30000)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--negatives", type=int, default=2048, help="random vocabulary entries each step scores against")
+    ap.add_argument("--width", type=int, default=768)
+    ap.add_argument("--free", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--extract-batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    from repair.backends.resources import model_path
+
+    tokenizer, encoder, _, _ = load_detector(model_path(args.detector), args.device)
+    deadline = time.time() + 60 * args.minutes
+    val = extract(args, tokenizer, encoder, "val", args.val_sentences, float("inf"))
+    train = extract(args, tokenizer, encoder, "train", args.sentences, deadline)
+
+    counts = Counter(train["targets"])
+    vocab = [KEEP, DELETE] + [w for w, c in counts.most_common(args.max_vocab) if c >= args.min_count and w not in (KEEP, DELETE)]
+    index = {w: i for i, w in enumerate(vocab)}
+    print(f"vocabulary {len(vocab)} (of {len(counts)} targets); train examples {len(train['targets'])}", flush=True)
+
+    def encode(part):
+        keep = [i for i, t in enumerate(part["targets"]) if t in index]
+        y = torch.tensor([index[part["targets"][i]] for i in keep])
+        return part["h"][keep].to(args.device), y.to(args.device), [part["spinners"][i] for i in keep], len(keep) / max(1, len(part["targets"]))
+
+    h, y, _, cover_train = encode(train)
+    hv, yv, sv, cover_val = encode(val)
+    head = make_head(h.shape[1], len(vocab), vocab_embeddings(tokenizer, encoder, vocab), args.width, args.free).to(args.device)
+    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * ((len(y) + args.batch - 1) // args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, steps), pct_start=0.1)
+    t0, history = time.time(), []
+    for epoch in range(1, args.epochs + 1):
+        perm, total = torch.randperm(len(y)), 0.0
+        for i in range(0, len(y), args.batch):
+            idx = perm[i:i + args.batch]
+            # sampled softmax: the batch's targets against ``--negatives`` random entries (a full softmax
+            # over the vocabulary costs this CPU a second a step); the held-out recall uses the full one
+            ids = torch.unique(torch.cat([y[idx], torch.randint(len(vocab), (args.negatives,), device=y.device)]))
+            target = torch.searchsorted(ids, y[idx])
+            loss = torch.nn.functional.cross_entropy(head(h[idx].float(), ids), target)
+            loss.backward()
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            total += loss.item() * len(idx)
+        rec = recall_at(head, hv, yv, sv)
+        history.append({"epoch": epoch, "train_loss": round(total / len(y), 4), "val_recall": rec["all"]})
+        print(f"epoch {epoch} loss {total / len(y):.4f} val {rec['all']} ({time.time() - t0:.0f} s)", flush=True)
+    final = recall_at(head, hv, yv, sv)
+    # the author's word is out of the vocabulary for some held-out examples: recall over all of them
+    config = {"name": NAME, "encoder": args.detector, "hidden": h.shape[1], "width": args.width, "free": args.free,
+              "vocab_size": len(vocab), "train_sentences": train["sentences"], "train_examples": len(y),
+              "heldout": {"sentences": val["sentences"], "examples": len(val["targets"]),
+                          "target_in_vocab": round(cover_val, 4), "recall_given_in_vocab": final},
+              "history": history, "args": {k: str(v) for k, v in vars(args).items()}}
+    print(json.dumps(config["heldout"], indent=1), flush=True)
+    if args.export:
+        save_corrector(args.export, head, vocab, config)
+        print(f"exported to {args.export}", flush=True)
+    return config
+
+
+if __name__ == "__main__":
+    main()
