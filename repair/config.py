@@ -6,6 +6,10 @@ from __future__ import annotations
 # -- limits -------------------------------------------------------------------------------------
 MAX_BYTES = 10 * 1024 * 1024  # the largest file the CLI reads (a news article is ~10 KB; 10 MB is a book)
 MAX_CHARS = MAX_BYTES  # the longest document the library and `repair batch` take: any file within MAX_BYTES fits
+# the longest sentence: a longer one (text without full stops) is cut into pieces of at most this many
+# characters, so that the work per sentence is bounded; the detector scores a piece longer than its
+# token limit in windows (news sentences are far shorter: devbench's longest has 360)
+MAX_SENTENCE_CHARS = 1000
 
 # -- defaults for components that ship no operating point of their own -------------------------
 DEFAULT_THRESHOLD = 0.5  # flag a sentence scoring at least this (v0, a caller's own detector)

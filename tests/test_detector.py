@@ -170,6 +170,16 @@ def test_seed_sentences_alone_spun_flagged_and_clean_not(detector):
     assert sum(n for n, _ in flagged.values()) <= (2 if default else 5), flagged
 
 
+def test_a_sentence_past_the_token_limit_is_scored_in_windows(detector):
+    """Hardening: no word is silently left unscored; the words within the limit keep their logits."""
+    long = " ".join(["The minister got here to meet officials of the region"] * 60)  # ~600 tokens
+    (toks, logits), = detector.word_logits([long])
+    assert len(toks) == 600 and all(z != float("-inf") for z in logits)
+    (_, first), = detector._word_logits([long])  # one pass, truncated at the limit
+    scored = [z for z in first if z != float("-inf")]
+    assert 100 < len(scored) < 600 and logits[:len(scored)] == scored  # the first window is that pass
+
+
 def test_spinner_tells_in_002_are_spans(detector):
     text = "Secretary of State Antony Blinken got here to Central Asia on Tuesday for talks with overseas ministers."
     ev = detector.detect([text])[0]

@@ -49,3 +49,19 @@ def test_protection_covers_names_numbers_and_quotes():
     assert not guard["said"] and not guard["left"]
     opening = "However, Rice came."
     assert protected(opening, words(opening)) == [False, True, False]  # "However" opens; "Rice" is a name
+
+
+def test_a_sentence_without_full_stops_is_cut_into_bounded_pieces():
+    """Hardening: the work per sentence is bounded; every word is still in exactly one piece."""
+    from repair.config import MAX_SENTENCE_CHARS
+
+    seg = default_segmenter()
+    text = "Officials said " + " ".join(f"item{i} and more" for i in range(800)) + "\n" + "x" * 2500
+    spans = seg.sentences(text)
+    assert all(e - s <= MAX_SENTENCE_CHARS for s, e in spans)
+    assert all(text[s:e] == text[s:e].strip() and text[s:e] for s, e in spans)
+    pieces = [w.text for s, e in spans for w in words(text[s:e])]
+    line = text.split("\n")[0]
+    assert pieces[:len(words(line))] == [w.text for w in words(line)]  # no word lost or cut at a space
+    assert "".join(pieces[len(words(line)):]) == "x" * 2500  # a 2,500-character word: cut, nothing dropped
+    assert seg.sentences("A short one. Another.") == [(0, 12), (13, 21)]  # ordinary text is untouched

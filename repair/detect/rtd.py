@@ -45,7 +45,28 @@ class EncoderDetector(Detector):
         self.context = ContextCalibration.from_config(self.config.get("context", {}).get("weights"))
 
     def word_logits(self, sentences: list[str]) -> list[tuple[list[Token], list[float]]]:
-        """Each sentence's words (``repair.text.segment.words``) with one logit each; -inf past the token limit."""
+        """Each sentence's words (``repair.text.segment.words``) with one logit each. A sentence longer
+        than the encoder's token limit is scored in windows: the words past the limit are scored again
+        from the first of them on, until every word is (-inf only for a word the tokenizer gives no
+        token at all)."""
+        out = self._word_logits(sentences)
+        for i, (toks, logits) in enumerate(out):
+            k = next((k for k, z in enumerate(logits) if z == float("-inf")), None)
+            while k is not None:
+                if k == 0 or k >= len(toks):
+                    k = next((j for j in range(k + 1, len(toks)) if logits[j] == float("-inf")), None)
+                    continue
+                start = toks[k].start
+                (rest, more), = self._word_logits([sentences[i][start:]])
+                by_start = {t.start + start: z for t, z in zip(rest, more)}
+                logits = [by_start.get(t.start, z) if z == float("-inf") else z for t, z in zip(toks, logits)]
+                # the next unscored word, past the window just scored (each window moves forward)
+                k = next((j for j in range(k + 1, len(toks)) if logits[j] == float("-inf")), None)
+            out[i] = (toks, logits)
+        return out
+
+    def _word_logits(self, sentences: list[str]) -> list[tuple[list[Token], list[float]]]:
+        """Each sentence's words with one logit each; -inf past the token limit."""
         from repair.backends.encoder import featurize, token_counts, word_logits
 
         # batches of similar token counts (sorting by characters left a third of the encoder's work on

@@ -17,6 +17,7 @@ from pathlib import Path
 from nltk.tokenize.punkt import PunktLanguageVars, PunktParameters, PunktSentenceTokenizer
 
 from repair.backends.resources import model_path
+from repair.config import MAX_SENTENCE_CHARS
 
 # Abbreviations a news editor meets that a corpus sample can miss; Punkt stores them lower-cased, no final dot.
 EXTRA_ABBREVIATIONS = {
@@ -59,8 +60,11 @@ class Segmenter:
             params.ortho_context[typ] = flags
         self._punkt = PunktSentenceTokenizer(params, lang_vars=_NewsLanguageVars())
 
-    def sentences(self, text: str) -> list[tuple[int, int]]:
-        """Sentence spans ``(start, end)`` into ``text``, trimmed of surrounding whitespace."""
+    def sentences(self, text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
+        """Sentence spans ``(start, end)`` into ``text``, trimmed of surrounding whitespace. A sentence
+        longer than ``max_chars`` (text without full stops: a scraped page, a list) is cut into pieces of
+        at most that many characters, at the last space before the limit where there is one, so that the
+        work per sentence is bounded."""
         spans = []
         for line in LINE_RE.finditer(text):
             base = line.start()
@@ -69,8 +73,26 @@ class Segmenter:
                 lead = len(chunk) - len(chunk.lstrip())
                 trail = len(chunk) - len(chunk.rstrip())
                 if base + s + lead < base + e - trail:
-                    spans.append((base + s + lead, base + e - trail))
+                    spans += _bounded(text, base + s + lead, base + e - trail, max_chars)
         return spans
+
+
+def _bounded(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` (no surrounding whitespace) as pieces of at most ``limit`` characters."""
+    out = []
+    while end - start > limit:
+        cut = max(text.rfind(" ", start + 1, start + limit + 1), text.rfind("\t", start + 1, start + limit + 1))
+        cut = cut if cut > start else start + limit
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        out.append((start, piece_end))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        out.append((start, end))
+    return out
 
 
 def words(text: str, start: int = 0, end: int | None = None) -> list[Token]:
