@@ -5,6 +5,7 @@ import difflib
 import html
 import io
 import json
+import unicodedata
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
@@ -36,6 +37,25 @@ def render(outcome: "Report | Result", fmt: RenderFormat = "terminal", *, width:
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+_BIDI = set(range(0x202A, 0x202F)) | set(range(0x2066, 0x206A))  # embedding, override and isolate controls
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters (bar line breaks and tabs) and bidirectional overrides
+    written out as escapes (``\\x1b``, ``\\u202e``), so that a scraped page cannot set a terminal's title,
+    clear its screen or reorder what it shows."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch in "\n\r\t" or (unicodedata.category(ch) != "Cc" and o not in _BIDI):
+            out.append(ch)
+        else:
+            out.append(f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}")
+    return "".join(out)
+
+
 def _score_style(sent: "Sentence") -> str:
     """Red: flagged (at the run's threshold); yellow: unflagged but more likely spun than not; green."""
     return "bold red" if sent.flagged else "yellow" if sent.score >= 0.5 else "green"
@@ -56,16 +76,16 @@ def _marked(text: str, base: int, edits: list["Edit"], *, show_before: bool, sho
     for a, b, e in marks:
         if a < pos:
             continue
-        out.append(text[pos:a])
+        out.append(visible(text[pos:a]))
         if e is None:
-            out.append(text[a:b], style="underline yellow")
+            out.append(visible(text[a:b]), style="underline yellow")
         else:
             if show_before:
-                out.append(e.before, style="red strike")
+                out.append(visible(e.before), style="red strike")
             if show_after:
-                out.append(e.after, style="bold green")
+                out.append(visible(e.after), style="bold green")
         pos = b
-    out.append(text[pos:])
+    out.append(visible(text[pos:]))
     return out
 
 
@@ -73,12 +93,12 @@ def terminal_view(outcome: "Report | Result") -> Text:
     """The original text, paragraph breaks intact, each sentence prefixed by its spin score."""
     src, out, pos = outcome.original, Text(), 0
     for sent in outcome.sentences:
-        out.append(src[pos:sent.start])
+        out.append(visible(src[pos:sent.start]))
         out.append(f"[{sent.score:.2f}] ", style=_score_style(sent))
         out.append_text(_marked(sent.text, sent.start, _edits_in(sent, outcome.edits),
                                 show_before=True, show_after=True, spans=sent.spans))
         pos = sent.end
-    out.append(src[pos:])
+    out.append(visible(src[pos:]))
     flagged = len(outcome.flagged)
     out.append(f"\n\n{len(outcome.sentences)} sentences, {flagged} flagged, {len(outcome.edits)} edits · "
                f"document score {outcome.score:.2f} · {outcome.signature}", style="dim")

@@ -78,3 +78,21 @@ def test_json_and_unified(result):
 def test_unknown_format(result):
     with pytest.raises(ValueError, match="unknown format"):
         render(result, "pdf")
+
+
+def test_control_sequences_in_the_text_are_shown_not_obeyed():
+    """Hardening: a scraped page's escape sequences (window title, clear screen, bidi override) reach
+    the terminal written out, never interpreted; the JSON keeps the text as it is."""
+    text = "Blinken \x1b]0;pwned\x07got here.\nAll \x1b[2J calm \u202eno."
+    a, b, nl = text.index("got"), text.index("got") + 8, text.index("\n")
+    sents = [Sentence(0, nl, text[:nl], 0.9, True, [Span(a, b, 0.9, "got here")]),
+             Sentence(nl + 1, len(text), text[nl + 1:], 0.1, False)]
+    result = Result(text, text.replace("got here", "came"), sents, [Edit(a, b, "got here", "came", 0.9)],
+                    Signature("d", "r", 0.5, "0"))
+    for view in ("terminal", "side-by-side"):
+        out = render(result, view, color=False, width=200)
+        assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out, view
+        assert "\\x1b]0;pwned\\x07" in out and "\\x1b[2J" in out and "\\u202e" in out, view
+    colored = render(result, "terminal", color=True)
+    assert "\x1b]0" not in colored and "\x1b[2J" not in colored  # only the view's own colour codes
+    assert json.loads(render(result, "json"))["text"] == result.text
