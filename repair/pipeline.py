@@ -93,6 +93,17 @@ class Repairer:
             raise InputError(f"expected str, got {type(text).__name__}")
         if len(text) > self.max_chars:
             raise InputError(f"document too large: {len(text):,} characters (limit {self.max_chars:,})")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InputError(f"text holds a lone surrogate (U+{ord(text[e.start]):04X} at character {e.start}), "
+                             f"which is not text; decode the input with errors='replace'") from None
+
+    def _validate_many(self, texts: list[str]) -> None:
+        if isinstance(texts, str):
+            raise InputError("expected a list of texts, got one str (use check or fix for one text)")
+        for t in texts:
+            self._validate(t)
 
     def _sentences(self, text: str, threshold: float) -> list[Sentence]:
         return self._sentences_many([text], threshold)[0][0]
@@ -138,8 +149,7 @@ class Repairer:
         corpora). ``max_sentences`` scores only each document's first sentences (a cheap triage).
         ``document_scores``: where ``texts`` are parts of longer documents, the score of the document
         each comes from, which every sentence's score weighs (as in :meth:`fix_many`)."""
-        for t in texts:
-            self._validate(t)
+        self._validate_many(texts)
         threshold = self.threshold if threshold is None else threshold
         sig = self.signature(threshold)
         docs, _ = self._sentences_many(texts, threshold, max_sentences, document_scores)
@@ -158,8 +168,7 @@ class Repairer:
         a one-sentence text has no context and is judged on its own). Where ``texts`` are parts of
         longer documents (an editor's selection, one paragraph at a time), pass ``document_scores``:
         the score of the document each text comes from (``check(document).score``; None: the text's own)."""
-        for t in texts:
-            self._validate(t)
+        self._validate_many(texts)
         threshold = self.threshold if threshold is None else threshold
         with self._lock:
             restorer = self.restorer  # loaded on first use, once; its operating point gives the defaults below

@@ -16,6 +16,10 @@ MAX_BYTES = 10 * 1024 * 1024  # a news article is ~10 KB; 10 MB is a whole book
 
 
 def decode(data: bytes, name: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 3 and (
+            (data[1:4:2] == b"\0\0" and data[0]) or (data[0:3:2] == b"\0\0" and data[1]))):
+        raise InputError(f"{name}: looks like UTF-16 text, expected UTF-8; convert it first, e.g. "
+                         f"iconv -f utf-16 -t utf-8")
     if not data.strip():
         raise InputError(f"{name}: input is empty")
     if b"\0" in data[:65536]:
@@ -23,16 +27,29 @@ def decode(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
+        # bytes 0x80-0x9f are printable in Windows-1252 (curly quotes, dashes) and control codes in latin-1
+        source = "cp1252" if any(0x80 <= b <= 0x9f for b in data) and _decodes(data, "cp1252") else "latin1"
         raise InputError(f"{name}: not valid UTF-8 (byte {e.start}: {data[e.start:e.start + 1]!r}); "
-                         f"convert it first, e.g. iconv -f latin1 -t utf-8") from None
+                         f"convert it first, e.g. iconv -f {source} -t utf-8") from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
     """Read ``path`` (or ``-`` for standard input) as UTF-8 text, or raise :class:`InputError`."""
     if path == "-":
-        data = sys.stdin.buffer.read(max_bytes + 1)
         name = "<stdin>"
+        try:
+            data = sys.stdin.buffer.read(max_bytes + 1)
+        except (AttributeError, OSError, ValueError):  # no standard input at all (closed: `<&-`)
+            raise InputError(f"{name}: standard input is closed; give a file or pipe text in") from None
     else:
         p = Path(path)
         name = str(p)
@@ -57,15 +74,27 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
 
 
 def check_output(out: str, inputs: list[str]) -> None:
-    """Refuse to overwrite an input or to write into a missing directory."""
+    """Before any work: refuse to overwrite an input, to write into a missing or read-only directory,
+    or onto a file that cannot be written."""
     o = Path(out)
     for i in inputs:
         if i != "-" and Path(i).exists() and o.exists() and o.resolve() == Path(i).resolve():
             raise InputError(f"{out}: output would overwrite the input; choose another -o path")
     if o.is_dir():
         raise InputError(f"{out}: is a directory, expected a file path")
-    if not o.resolve().parent.is_dir():
-        raise InputError(f"{out}: directory {o.resolve().parent} does not exist")
+    parent = o.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"{out}: directory {parent} does not exist")
+    if o.exists() and not os.access(o, os.W_OK):
+        raise InputError(f"{out}: permission denied (the file is not writable)")
+    if _regular_or_new(o) and not os.access(parent, os.W_OK):
+        raise InputError(f"{out}: permission denied (cannot write in {parent})")
+
+
+def _regular_or_new(path: Path) -> bool:
+    """A path written by replacing it (a regular file, or none yet); a device, FIFO or /dev/stdout is
+    written in place instead."""
+    return not path.exists() or (path.is_file() and not str(path.resolve()).startswith(("/proc/", "/dev/")))
 
 
 @contextmanager
@@ -73,6 +102,9 @@ def atomic_path(path: str | Path):
     """Yield a temporary path beside ``path``; once the block succeeds it is fsynced and renamed into
     place, so a reader never sees a half-written file (on failure the temporary file is removed)."""
     target = Path(path)
+    if not _regular_or_new(target):  # /dev/stdout, a FIFO, a terminal: written in place, never replaced
+        yield target
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.resolve().parent)
     os.close(fd)
     try:
@@ -90,10 +122,14 @@ def atomic_path(path: str | Path):
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`); a failure (a full or read-only
+    disk) is an :class:`InputError` of one line, and leaves the old file as it was."""
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 def open_compressed(path: str | Path):

@@ -124,3 +124,14 @@ def test_failed_run_leaves_no_output_file(tmp_path):
     bad.write_bytes(b"\xff\xfe broken")
     res = run("fix", str(bad), "-o", str(tmp_path / "out.txt"))
     assert res.exit_code == 2 and list(tmp_path.iterdir()) == [bad]
+
+
+def test_closed_standard_input_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "repair.cli", "check", "-"], capture_output=True, text=True,
+                          preexec_fn=lambda: os.close(0), timeout=120)
+    assert proc.returncode == 2 and "standard input is closed" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -184,3 +184,14 @@ def test_every_sentence_a_check_flags_goes_to_the_restorer(repairer, monkeypatch
     repairer.fix_many([text], document_scores=[0.99])
     repairer.fix_many([text], document_scores=[0.01])
     assert given == [[text], []]
+
+
+def test_library_refuses_what_is_not_text_with_one_line(repairer):
+    """Hardening: a str where a list belongs is not scored character by character, and a lone
+    surrogate (not text) is an InputError, not the tokenizer's TypeError."""
+    with pytest.raises(InputError, match="one str"):
+        repairer.check_many("Blinken got here.")
+    with pytest.raises(InputError, match="lone surrogate .*U\\+D83D"):
+        repairer.check("Blinken \ud83d got here.")
+    with pytest.raises(InputError, match="lone surrogate"):
+        repairer.fix_many(["fine", "bad \udc00"])

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +54,49 @@ def test_write_atomic_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("repair.textio.os.fsync", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(InputError, match="cannot write \\(No space left on device\\)"):
         write_atomic(str(target), "new but never finished\n")
     assert sorted(os.listdir(tmp_path)) == ["out.txt"]
     assert target.read_text() == "complete\n"  # the old complete file is untouched
+
+
+def test_utf16_and_cp1252_are_named(tmp_path):
+    p = tmp_path / "u16.txt"
+    p.write_bytes("Blinken got here.".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16.*iconv -f utf-16"):
+        read_text(str(p))
+    p.write_bytes("Blinken got here.".encode("utf-16-le"))  # no byte-order mark
+    with pytest.raises(InputError, match="UTF-16"):
+        read_text(str(p))
+    p.write_bytes("“Quoted,” he said – caf\xe9.".encode("cp1252"))
+    with pytest.raises(InputError, match="iconv -f cp1252"):
+        read_text(str(p))
+
+
+def test_outputs_that_cannot_be_written_fail_before_the_work(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root)")
+        with pytest.raises(InputError, match="permission denied"):
+            check_output(str(ro / "out.txt"), [])
+    finally:
+        ro.chmod(0o700)
+
+
+def test_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    check_output(str(fifo), [])
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader.start()
+    write_atomic(str(fifo), "through the pipe\n")
+    reader.join(5)
+    assert got == ["through the pipe\n"] and fifo.is_fifo()  # still a FIFO, not a regular file
+    write_atomic("/dev/null", "gone\n")  # a device: written, not replaced
+    assert Path("/dev/null").is_char_device()
