@@ -140,10 +140,40 @@ def open_compressed(path: str | Path):
     if path.name.endswith(".gz"):
         return raw, gzip.GzipFile(fileobj=raw)
     if path.name.endswith(".zst"):
+        return raw, io.BufferedReader(_ZstdReader(raw))
+    return raw, raw
+
+
+class _ZstdReader(io.RawIOBase):
+    """Zstandard frames decompressed as a stream that, unlike ``zstandard``'s own reader, fails where the
+    file ends inside a frame (``EOFError``, as ``gzip`` does), so that a truncated file is never taken for
+    a short one."""
+
+    def __init__(self, raw):
         import zstandard
 
-        return raw, zstandard.ZstdDecompressor().stream_reader(raw)
-    return raw, raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._raw, self._d, self._buf = raw, self._new(), b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            if self._d.eof:  # a frame ended: another may follow
+                rest = self._d.unused_data or self._raw.read(1 << 16)
+                if not rest:
+                    return 0
+                self._d = self._new()
+                self._buf = self._d.decompress(rest)
+                continue
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                raise EOFError("compressed file ended before the end-of-frame marker was reached")
+            self._buf = self._d.decompress(chunk)
+        n = min(len(b), len(self._buf))
+        b[:n], self._buf = self._buf[:n], self._buf[n:]
+        return n
 
 
 def open_binary(path: str | Path):

@@ -129,6 +129,60 @@ def test_every_bad_record_goes_to_the_errors_file_with_its_reason(tmp_path):
     assert sources[0].endswith(":4") and sources[-1].endswith(":10")  # the blank line 11 is not a record
 
 
+@pytest.mark.parametrize("name", ["in.jsonl.gz", "in.jsonl.zst"])
+def test_a_truncated_compressed_input_keeps_what_was_read_and_names_the_damage(tmp_path, name):
+    """Hardening: every record before the damage reaches the output; the damage is an error row."""
+    rows = [{"id": i, "text": f"Record {i} got here. " * 30} for i in range(3000)]
+    whole = tmp_path / name
+    write_jsonl(whole, rows)
+    src = tmp_path / ("cut-" + name)
+    src.write_bytes(whole.read_bytes()[:len(whole.read_bytes()) // 3])
+    out = tmp_path / "out.jsonl"
+    summary = run([src], out, options=Options(chunk_size=500), repairer=StubRepairer())
+    got = lines(out)
+    errors = lines(tmp_path / "out.jsonl.errors.jsonl")
+    assert 0 < len(got) < 3000 and [r["id"] for r in got] == list(range(len(got)))
+    assert len(errors) == 1 and "truncated or corrupt compressed file" in errors[0]["reason"]
+    assert errors[0]["source"].startswith(str(src)) and summary.errors == 1
+
+
+def test_a_bom_a_lone_surrogate_and_integer_ids_are_handled(tmp_path):
+    """Hardening: a UTF-8 byte-order mark does not spoil the first record; a record holding a lone
+    surrogate escape is an error row (not a crash on every rerun); ids keep their type."""
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": 1, "text": GOOD[0]["text"]}).encode() + b"\n"
+                    + b'{"id": 2, "text": "bad \\ud83d here"}\n' + json.dumps({"id": 3, "text": "Fine."}).encode() + b"\n")
+    for out in (tmp_path / "out.jsonl", tmp_path / "out.parquet"):
+        run([src], out, options=Options(mode="fix"), repairer=StubRepairer())
+        if out.suffix == ".jsonl":
+            got = lines(out)
+        else:
+            import pyarrow.parquet as pq
+
+            got = pq.read_table(out).to_pylist()
+        assert [r["id"] for r in got] == [1, 3]  # integers, in both formats
+        errors = lines(out.with_name(out.name + ".errors.jsonl"))
+        assert len(errors) == 1 and "lone surrogate" in errors[0]["reason"] and "ud83d" in errors[0]["record"]
+
+
+def test_parquet_output_keeps_one_schema_across_chunks(tmp_path):
+    """Hardening: a later chunk with an extra field, or null where an earlier one had a string, is
+    written under one schema (the union of the fields, each with one type)."""
+    import pyarrow.parquet as pq
+
+    rows = [{"id": 1, "text": "One got here.", "tag": None}, {"id": 2, "text": "Two.", "tag": None},
+            {"id": 3, "text": "Three.", "tag": "x", "extra": 1.5}, {"id": 4, "text": "Four.", "tag": "y"}]
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, rows)
+    out = tmp_path / "out.parquet"
+    run([src], out, options=Options(chunk_size=2), repairer=StubRepairer())
+    table = pq.read_table(out)
+    got = table.to_pylist()
+    assert [r["id"] for r in got] == [1, 2, 3, 4] and [r["tag"] for r in got] == [None, None, "x", "y"]
+    assert [r["extra"] for r in got] == [None, None, 1.5, None]
+    assert str(table.schema.field("id").type) == "int64" and str(table.schema.field("tag").type) == "string"
+
+
 def test_a_document_that_crashes_the_model_is_an_error_not_a_lost_run(tmp_path):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, GOOD + [{"id": "x", "text": "This will explode. Sorry."}])

@@ -45,26 +45,43 @@ def validate(fields: dict, opts: Options) -> tuple[str | None, str | None]:
 
 
 def _jsonl(path: Path, opts: Options, base: int) -> Iterator[tuple[str, dict | None, str | None, str | None, int]]:
+    """Every line a record (blank lines skipped). A compressed file that ends or breaks mid-stream gives
+    the records read before the damage, then one error naming the file."""
+    import zlib
+
+    import zstandard
+
     raw, stream = open_compressed(path)
+    n = 0
     with raw:
-        for n, line in enumerate(io.BufferedReader(stream) if stream is not raw else raw, 1):
-            where = f"{path}:{n}"
-            if not line.strip():
-                continue  # blank lines are not records
-            try:
-                s = line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                yield where, None, f"not valid UTF-8 (byte {e.start})", line.decode("utf-8", "backslashreplace").rstrip("\n"), base + raw.tell()
-                continue
-            try:
-                obj = json.loads(s)
-            except json.JSONDecodeError as e:
-                yield where, None, f"malformed JSON ({e.msg} at column {e.colno})", s.rstrip("\n"), base + raw.tell()
-                continue
-            if not isinstance(obj, dict):
-                yield where, None, f"malformed record: a JSON {type(obj).__name__}, expected an object", s.rstrip("\n"), base + raw.tell()
-                continue
-            yield where, obj, None, None, base + raw.tell()
+        try:
+            for n, line in enumerate(io.BufferedReader(stream) if stream is not raw else raw, 1):
+                if n == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]  # a UTF-8 byte-order mark is not part of the first record
+                if line.strip():
+                    yield (f"{path}:{n}", *_parse(line), base + raw.tell())
+        except (EOFError, OSError, zlib.error, zstandard.ZstdError) as e:
+            yield (f"{path}:{n + 1}", None, f"truncated or corrupt compressed file: {e} (after line {n}; the "
+                   f"records before it are kept)", None, base + raw.tell())
+
+
+def _parse(line: bytes) -> tuple[dict | None, str | None, str | None]:
+    """(record, error, the line as text for the errors file) of one JSONL line."""
+    try:
+        s = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, f"not valid UTF-8 (byte {e.start})", line.decode("utf-8", "backslashreplace").rstrip("\n")
+    try:
+        obj = json.loads(s)
+    except json.JSONDecodeError as e:
+        return None, f"malformed JSON ({e.msg} at column {e.colno})", s.rstrip("\n")
+    if not isinstance(obj, dict):
+        return None, f"malformed record: a JSON {type(obj).__name__}, expected an object", s.rstrip("\n")
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return None, f"holds a lone surrogate escape (U+{ord(e.object[e.start]):04X}), which is not text", s.rstrip("\n")
+    return obj, None, None
 
 
 def _parquet(path: Path, opts: Options, base: int):

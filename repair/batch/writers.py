@@ -23,54 +23,101 @@ def assemble(parts: Path, paths: dict[str, Path], opts: Options) -> dict[str, in
     files = sorted(parts.glob("part-*.jsonl"))
     totals = {"out": 0, "errors": 0, "excluded": 0}
     parquet = paths["out"].name.endswith(".parquet")
+    schema = _parquet_schema(files) if parquet else None
     with atomic_path(paths["out"]) as out_tmp, atomic_path(paths["errors"]) as err_tmp, \
             atomic_path(paths["excluded"]) as exc_tmp:
         handles = {"errors": open(err_tmp, "w", encoding="utf-8"), "excluded": open(exc_tmp, "w", encoding="utf-8")}
-        writer = None if parquet else open(out_tmp, "w", encoding="utf-8")
-        pq_writer = None
+        writer = _ParquetOut(out_tmp, schema) if parquet else open(out_tmp, "w", encoding="utf-8")
         try:
             for part in files:
                 batch = []
-                with open(part, encoding="utf-8") as f:
-                    for line in f:
-                        kind, row = json.loads(line)
-                        totals[kind] += 1
-                        if kind != "out":
-                            handles[kind].write(json.dumps(row, ensure_ascii=False) + "\n")
-                        elif writer:
-                            writer.write(json.dumps(row, ensure_ascii=False) + "\n")
-                        else:
-                            batch.append(row)
-                if parquet and batch:
-                    pq_writer = _write_parquet(pq_writer, out_tmp, batch)
-            if parquet and pq_writer is None:
-                _write_parquet(None, out_tmp, []).close()
+                for kind, row in _rows(part):
+                    totals[kind] += 1
+                    if kind != "out":
+                        handles[kind].write(json.dumps(row, ensure_ascii=False) + "\n")
+                    elif parquet:
+                        batch.append(row)
+                    else:
+                        writer.write(json.dumps(row, ensure_ascii=False) + "\n")
+                if parquet:
+                    writer.write(batch)
         finally:
             for h in handles.values():
                 h.close()
-            if writer:
-                writer.close()
-            if pq_writer:
-                pq_writer.close()
+            writer.close()
     shutil.rmtree(parts)
     if not totals["excluded"] and opts.min_score is None:
         paths["excluded"].unlink(missing_ok=True)
     return totals
 
 
-def _write_parquet(writer, path: Path, rows: list[dict]):
-    """Nested ``spin_*`` values are stored as JSON strings, so every chunk has the same schema."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _rows(part: Path):
+    with open(part, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
 
-    for row in rows:
-        for k in ("spin_flagged", "spin_edits"):
-            if k in row:
-                row[k] = json.dumps(row[k], ensure_ascii=False)
-    table = pa.Table.from_pylist(rows) if rows else pa.table({"spin_score": pa.array([], pa.float64())})
-    if writer is None:
-        writer = pq.ParquetWriter(path, table.schema)
-    else:
-        table = table.cast(writer.schema)
-    writer.write_table(table)
-    return writer
+
+def _kind(value) -> str:
+    """A Parquet column's type for one value: bool, int, float, str, or json (anything else, as JSON text)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str" if isinstance(value, str) else "json"
+
+
+def _parquet_schema(files: list[Path]):
+    """The output's schema: every field of every output row, in order of first appearance, each with
+    the one type that holds all its values (ints and floats: float; any other mix, or a nested value:
+    JSON text). A first pass over the parts, so that no later chunk can disagree; with it the column
+    kinds, for converting the values."""
+    import pyarrow as pa
+
+    kinds: dict[str, str | None] = {}
+    for part in files:
+        for kind, row in _rows(part):
+            if kind != "out":
+                continue
+            for k, v in row.items():
+                old, new = kinds.get(k), None if v is None else _kind(v)
+                if new is None or old == new:
+                    kinds.setdefault(k, old)
+                elif old is None:
+                    kinds[k] = new
+                else:
+                    kinds[k] = "float" if {old, new} == {"int", "float"} else "json"
+    types = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
+    fields = [pa.field(k, types.get(t or "str", pa.string())) for k, t in kinds.items()] or \
+        [pa.field("spin_score", pa.float64())]
+    return pa.schema(fields), {k: t or "str" for k, t in kinds.items()}
+
+
+class _ParquetOut:
+    """Rows written under one schema: missing fields are null, values converted to their column's type."""
+
+    def __init__(self, path: Path, schema):
+        import pyarrow.parquet as pq
+
+        self.schema, self.kinds = schema
+        self.writer = pq.ParquetWriter(path, self.schema)
+
+    def write(self, rows: list[dict]) -> None:
+        import pyarrow as pa
+
+        if not rows:
+            return
+        cols = {f.name: [self._value(f.name, r.get(f.name)) for r in rows] for f in self.schema}
+        self.writer.write_table(pa.Table.from_pydict(cols, schema=self.schema))
+
+    def _value(self, name: str, v):
+        kind = self.kinds.get(name, "str")
+        if v is None:
+            return None
+        if kind == "float":
+            return float(v)
+        return json.dumps(v, ensure_ascii=False) if kind == "json" else v
+
+    def close(self) -> None:
+        self.writer.close()
