@@ -373,3 +373,45 @@ def test_cli_reports_bad_setup_in_one_line(tmp_path):
     p = _cli(tmp_path / "nope.jsonl", "-o", tmp_path / "o.jsonl")
     _, err = p.communicate(timeout=120)
     assert p.returncode == 2 and "no such file" in err and "Traceback" not in err
+
+
+def test_an_input_edited_in_place_is_another_job(tmp_path):
+    """Hardening: resume fingerprints content, not path and size: the same size, other bytes, is refused."""
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, GOOD)
+    parts = tmp_path / "o.jsonl.parts"
+    parts.mkdir()
+    (parts / "job.json").write_text(json.dumps({"fingerprint": Options().fingerprint([src])}))
+    data = src.read_bytes()
+    src.write_bytes(data.replace(b"Blinken", b"Blinkem"))  # same size
+    assert len(src.read_bytes()) == len(data)
+    with pytest.raises(BatchError, match="different job"):
+        run([src], tmp_path / "o.jsonl", repairer=StubRepairer())
+
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_lives(tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, GOOD)
+    parts = tmp_path / "o.jsonl.parts"
+    parts.mkdir()
+    (parts / "job.json").write_text(json.dumps({"fingerprint": Options().fingerprint([src])}))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (parts / "lock").write_text(f"{other.pid}\n")
+        with pytest.raises(BatchError, match=f"another run \\(pid {other.pid}\\)"):
+            run([src], tmp_path / "o.jsonl", repairer=StubRepairer())
+    finally:
+        other.kill()
+        other.wait()
+    run([src], tmp_path / "o.jsonl", repairer=StubRepairer())  # its lock is stale now: taken over
+    assert len(lines(tmp_path / "o.jsonl")) == 3 and not parts.exists()
+
+
+def test_a_failed_start_leaves_nothing_that_blocks_the_next_job(tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, GOOD)
+    with pytest.raises(ValueError, match="unknown detector"):
+        run([src], tmp_path / "o.jsonl", repairer_kwargs={"detector": "no-such-detector"})
+    assert not (tmp_path / "o.jsonl.parts").exists()
+    run([src], tmp_path / "o.jsonl", options=Options(chunk_size=2), repairer=StubRepairer())  # other options: fine
+    assert len(lines(tmp_path / "o.jsonl")) == 3

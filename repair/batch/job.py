@@ -3,6 +3,8 @@ executor, and assemble the final files."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -41,17 +43,52 @@ def _checked_paths(inputs: list[Path], output: str | Path, opts: Options) -> dic
     return paths
 
 
-def _claim_parts(parts: Path, stamp: str, inputs: list[Path], opts: Options) -> None:
-    """Start ``parts`` for this job, or resume it if an earlier run of the same job left it."""
+def _claim_parts(parts: Path, stamp: str, inputs: list[Path], opts: Options) -> bool:
+    """Start ``parts`` for this job, or resume it if an earlier run of the same job left it, and take its
+    lock: a second run on the same output at once is refused. True when this run made ``parts``."""
     job = parts / "job.json"
-    if parts.exists():
-        if not job.exists() or json.loads(job.read_text()).get("fingerprint") != stamp:
-            raise BatchError(f"{parts} holds the partial output of a different job (other inputs, options or models); "
-                             f"remove it or rerun the original command")
-    else:
+    made = not parts.exists()
+    if made:
         parts.mkdir()
         job.write_text(json.dumps({"fingerprint": stamp, "inputs": [str(p) for p in inputs],
                                    "options": asdict(opts)}) + "\n")
+    elif not job.exists() or json.loads(job.read_text()).get("fingerprint") != stamp:
+        raise BatchError(f"{parts} holds the partial output of a different job (other inputs, inputs changed since, "
+                         f"other options or models); remove it or rerun the original command")
+    lock = parts / "lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            pid = _pid(lock)
+            if pid and _alive(pid):
+                raise BatchError(f"{parts.with_suffix('')}: another run (pid {pid}) is writing this output; "
+                                 f"wait for it to finish or stop it") from None
+            lock.unlink(missing_ok=True)  # left by a run that was killed: take it over
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        return made
+    raise BatchError(f"{lock}: cannot take the job's lock")
+
+
+def _pid(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own lock from an earlier, finished call in this process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def run(inputs: list[str | Path], output: str | Path, *, options: Options | None = None, workers: int = 1,
@@ -67,7 +104,19 @@ def run(inputs: list[str | Path], output: str | Path, *, options: Options | None
         models["detector"] = name
     inputs = [Path(p) for p in inputs]
     paths = _checked_paths(inputs, output, opts)
-    _claim_parts(paths["parts"], opts.fingerprint(inputs, models), inputs, opts)
+    parts = paths["parts"]
+    made = _claim_parts(parts, opts.fingerprint(inputs, models), inputs, opts)
+    try:
+        return _run(inputs, paths, opts, workers, engine, ray_address, repairer, repairer_kwargs, progress)
+    except BaseException:
+        if made and not any(parts.glob("part-*.jsonl")):
+            shutil.rmtree(parts, ignore_errors=True)  # a failed start leaves nothing behind to block the next run
+        raise
+    finally:
+        (parts / "lock").unlink(missing_ok=True)
+
+
+def _run(inputs, paths, opts, workers, engine, ray_address, repairer, repairer_kwargs, progress) -> Summary:
     parts = paths["parts"]
     summary = Summary(output=str(paths["out"]))
     t0 = time.perf_counter()

@@ -42,9 +42,10 @@ class Options:
     triage_score: float = config.TRIAGE_SCORE
 
     def fingerprint(self, inputs: list[Path], models: dict | None = None) -> str:
-        """Inputs, options, version and the model choices (``repairer_kwargs``): a resumed run must not
-        mix the output of two detectors."""
-        stats = [(str(p.resolve()), p.stat().st_size if p.is_file() else 0) for p in inputs]
+        """Inputs (by content: see :func:`content_stamp`), options, version and the model choices
+        (``repairer_kwargs``): a resumed run must not mix two versions of an input, or the output of
+        two detectors."""
+        stats = [(str(p.resolve()), content_stamp(p)) for p in inputs]
         models = {k: v for k, v in (models or {}).items() if v not in (None, False, "default")}
         blob = json.dumps([stats, asdict(self), __version__] + ([models] if models else []), sort_keys=True,
                           default=lambda o: getattr(o, "name", type(o).__name__))
@@ -69,3 +70,18 @@ class Summary:
     def add(self, other: "Summary") -> None:
         for k in ("documents", "flagged", "fixed", "edits", "errors", "excluded", "sentences"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
+
+
+def content_stamp(path: Path, sample: int = 1 << 16) -> list:
+    """What identifies an input's content without reading all of it: size, modification time and a
+    hash of its first, middle and last ``sample`` bytes (for a directory, the same of each ``.txt``
+    file in it). An input edited in place, even to the same size, gets another stamp."""
+    if path.is_dir():
+        return [(str(p.relative_to(path)), content_stamp(p, sample)) for p in sorted(path.rglob("*.txt")) if p.is_file()]
+    st = path.stat()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for at in sorted({0, max(0, st.st_size // 2 - sample // 2), max(0, st.st_size - sample)}):
+            f.seek(at)
+            h.update(f.read(sample))
+    return [st.st_size, st.st_mtime_ns, h.hexdigest()[:16]]
