@@ -25,8 +25,8 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 from repair import Repairer
-r = Repairer()
-mode = sys.argv[2]
+mode, _, restorer = sys.argv[2].partition(":")  # e.g. fix-batch:corrector
+r = Repairer(restorer=restorer or "default")
 if mode.startswith("fix"):
     r.restorer  # loaded with the models, not inside the timed work
 load = time.perf_counter() - t0
@@ -209,6 +209,24 @@ def header(argv: list[str]) -> list[str]:
         "worker idle). Timings on a shared 2-core machine vary by about 10% between runs.", ""]
 
 
+def long_inputs(bench: Path, size: int) -> list[tuple[str, dict]]:
+    """The per-sentence bound: ``size`` bytes of devbench text as one line without full stops against the
+    same bytes as ordinary sentences (fix), and check on ten times that many bytes without full stops
+    against ``size`` (memory should stay flat: the text is cut into bounded pieces)."""
+    sents = [json.loads(l)["spun"] for l in open(bench, encoding="utf-8")]
+    text = " ".join(sents)
+    while len(text.encode()) < 10 * size:
+        text += " " + text
+    plain = text.encode()[:size].decode("utf-8", "ignore")
+    flat = plain.replace(". ", " ").replace(".", " ")
+    big = text.encode()[:10 * size].decode("utf-8", "ignore").replace(". ", " ").replace(".", " ")
+    kb = size // 1000
+    return [(f"fix {kb} KB of ordinary sentences", measure([plain], "fix")),
+            (f"fix the same {kb} KB as one line without full stops", measure([flat], "fix")),
+            (f"check {kb} KB as one line without full stops", measure([flat], "check")),
+            (f"check {10 * kb} KB as one line without full stops", measure([big], "check"))]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--slice", type=int, default=0, help="also time detection on N devbench sentences")
@@ -224,6 +242,9 @@ def main():
                                                  "recall on devbench, clean documents cleared, throughput), e.g. 4:0.2")
     ap.add_argument("--stream-docs", default="", help="document counts for the memory check of the batch "
                                                       "machinery with a stand-in detector, e.g. 1000,20000")
+    ap.add_argument("--long-bytes", type=int, default=0, help="bytes of text for the long-input rows (fix N bytes "
+                                                             "without full stops against the same as sentences; "
+                                                             "check 10N against N)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "bench.md"),
                     help="where the tables go (written when every run is done; '-' prints them only)")
     args = ap.parse_args()
@@ -249,6 +270,10 @@ def main():
         spun = [r["spun"] for r in spun if r["edits"]][:args.slice // 5]
         rows.append((f"fix {len(spun)} spun devbench sentences, one at a time", measure(spun, "fix")))
         rows.append((f"fix {len(spun)} spun devbench sentences, batched", measure(spun, "fix-batch")))
+        rows.append((f"fix {len(spun)} spun devbench sentences, batched, --restorer corrector",
+                     measure(spun, "fix-batch:corrector")))
+    if args.long_bytes and Path(args.bench).exists():
+        rows += long_inputs(Path(args.bench), args.long_bytes)
     out("| run | wall s | model load s | work s | sentences | sentences/s | edits | peak RSS MB |")
     out("|---|---|---|---|---|---|---|---|")
     for name, r in rows:
