@@ -1,0 +1,218 @@
+"""``repair serve``: the HTTP API for editorial software (FastAPI on uvicorn; OpenAPI schema at ``/docs``).
+
+Endpoints, all JSON, with the shapes and offsets of ``--format json``:
+
+* ``POST /v1/check`` ``{"text", "threshold"?}`` -> a report;
+* ``POST /v1/fix`` ``{"text", "threshold"?, "min_confidence"?}`` -> a result, or ``{"texts": [...]}``
+  -> ``{"results": [...]}`` (batched, as ``Repairer.fix_many``);
+* ``GET /healthz`` (200 once the models are loaded, 503 before) and ``GET /v1/version`` (the signature).
+
+The models load once, in the background, at start; requests share them (the ``Repairer`` serializes
+its model calls). A request that cannot be served gets ``{"error": "..."}`` with its status: 400 for
+bad JSON or fields, 401 without the token, 413 over the size limit, 422 for what is not text, 503
+while loading. Bodies larger than ``max_bytes`` are refused while they stream in, whatever their
+``Content-Length`` says. No CORS unless an origin is given.
+"""
+from __future__ import annotations
+
+import contextlib
+import hmac
+import threading
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from repair import config
+from repair._version import __version__
+from repair.errors import InputError
+
+LOCALHOST = ("127.0.0.1", "localhost", "::1")
+
+
+class CheckRequest(BaseModel, extra="forbid"):
+    text: str
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class FixRequest(BaseModel, extra="forbid"):
+    text: str | None = None
+    texts: list[str] | None = Field(None, max_length=1000)
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    min_confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class _BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413 before the app sees it. The body is
+    read here (at most ``limit`` bytes are held), so a missing or understated ``Content-Length`` (a
+    chunked upload) cannot get past it."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            return await _send_json(send, 413, f"request body over the limit of {self.limit:,} bytes")
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await _send_json(send, 413, f"request body over the limit of {self.limit:,} bytes")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _send_json(send, status: int, message: str) -> None:
+    import json
+
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(make_repairer: Callable | None = None, *, token: str | None = None, cors: list[str] | None = None,
+               max_bytes: int = config.MAX_BYTES, background: bool = True):
+    """The ASGI app. ``make_repairer()`` builds the models (default: the default ``Repairer`` with its
+    restorer loaded); ``background``: load them in a thread, answering 503 meanwhile."""
+    state = {"repairer": None, "error": None}
+    ready = threading.Event()
+
+    def load():
+        try:
+            if make_repairer is None:
+                from repair.pipeline import Repairer
+
+                repairer = Repairer()
+                repairer.restorer  # noqa: B018 - loaded now, not on the first fix
+            else:
+                repairer = make_repairer()
+            state["repairer"] = repairer
+        except Exception as e:  # noqa: BLE001 - reported by /healthz and every request, one line
+            state["error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+        finally:
+            ready.set()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        if background:
+            threading.Thread(target=load, name="repair-load", daemon=True).start()
+        else:
+            load()
+        yield
+
+    app = FastAPI(title="repair", version=__version__, summary="Find and undo spun content.", lifespan=lifespan)
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if token and request.url.path not in ("/healthz",):
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return error(401, "missing or wrong token (send Authorization: Bearer TOKEN)")
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        if first.get("type") == "json_invalid":
+            return error(400, f"malformed JSON ({first.get('msg', '')})")
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "body"
+        if first.get("type") == "string_type" and where.split(".")[0] in ("text", "texts"):
+            return error(422, f"{where}: not text ({first.get('msg', '')})")
+        return error(400, f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(InputError)
+    async def refused(request: Request, exc: InputError):
+        return error(413 if "too large" in str(exc) else 422, str(exc))
+
+    def repairer():
+        if not ready.is_set():
+            raise _Loading()
+        if state["error"]:
+            raise _Broken(state["error"])
+        return state["repairer"]
+
+    @app.exception_handler(_Loading)
+    async def loading(request: Request, exc: _Loading):
+        return error(503, "the models are still loading; retry shortly (GET /healthz says when)")
+
+    @app.exception_handler(_Broken)
+    async def broken(request: Request, exc: _Broken):
+        return error(503, f"the models could not be loaded: {exc}")
+
+    @app.get("/healthz")
+    def healthz():
+        if not ready.is_set():
+            return error(503, "loading")
+        if state["error"]:
+            return error(503, f"the models could not be loaded: {state['error']}")
+        return {"status": "ready"}
+
+    @app.get("/v1/version")
+    def version():
+        r = repairer()
+        return {"version": __version__, "signature": str(r.signature(r.threshold, r.edit_confidence, r.restore_floor)),
+                "check_signature": str(r.signature(r.threshold))}
+
+    @app.post("/v1/check")
+    def check(req: CheckRequest):
+        return repairer().check(req.text, threshold=req.threshold).to_dict()
+
+    @app.post("/v1/fix")
+    def fix(req: FixRequest):
+        if (req.text is None) == (req.texts is None):
+            return error(400, "give one of text or texts")
+        r = repairer()
+        if req.text is not None:
+            return r.fix(req.text, threshold=req.threshold, min_confidence=req.min_confidence).to_dict()
+        results = r.fix_many(req.texts, threshold=req.threshold, min_confidence=req.min_confidence)
+        return {"results": [res.to_dict() for res in results]}
+
+    if cors:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=cors, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"])
+    app.add_middleware(_BodyLimit, limit=max_bytes)
+    app.state.ready = ready
+    return app
+
+
+class _Loading(Exception):
+    pass
+
+
+class _Broken(Exception):
+    pass
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None, cors: list[str] | None = None,
+          max_bytes: int = config.MAX_BYTES) -> None:
+    """Run the API with uvicorn (``repair serve``). A host other than this machine needs a token."""
+    import uvicorn
+
+    if host not in LOCALHOST and not token:
+        raise InputError(f"--host {host} serves other machines: give --token (or REPAIR_TOKEN) so that every "
+                         f"request must carry it")
+    uvicorn.run(create_app(token=token, cors=cors, max_bytes=max_bytes), host=host, port=port, log_level="info")
