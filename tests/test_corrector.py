@@ -58,3 +58,48 @@ def corrector():
     if not (ROOT / "models" / "corrector" / "head.safetensors").exists():
         pytest.skip("no shipped corrector in models/corrector")
     return CorrectorRestorer()
+
+
+def _tops(corrector, text, spans):
+    from repair.text.segment import words
+
+    ws = words(text)
+    return {ws[j].text: [t for t, _ in top] for j, top in corrector.candidates([text], [spans])[0]}
+
+
+def test_the_shipped_corrector_proposes_the_seed_articles_originals(corrector):
+    """The tells issue 27 lists for the real spun seed: the author's word is the corrector's first
+    choice at the spun word (or among its first five), and a spun phrase's tail is deleted."""
+    from repair.doc import Span
+
+    def spans(text, *phrases):
+        return [Span(text.index(p), text.index(p) + len(p), 0.9, p) for p in phrases]
+
+    t = "Secretary of State Antony Blinken got here to Central Asia on Tuesday."
+    tops = _tops(corrector, t, spans(t, "got here"))
+    assert tops["got"][0] == "came" and tops["here"][0] == "<delete>"
+    t = "The Individuals have pledged support, he stated at an information convention with Overseas Minister Tileuberdi."
+    tops = _tops(corrector, t, spans(t, "Individuals", "stated", "information convention", "Overseas"))
+    assert "americans" in tops["Individuals"][:5] and tops["stated"][0] == "said" and tops["Overseas"][0] == "foreign"
+    assert tops["information"][0] == "news" and tops["convention"][0] == "conference"
+    t = "The struggle has made the navy more important to the jap nations a 12 months later."
+    tops = _tops(corrector, t, spans(t, "struggle", "navy", "jap", "12 months"))
+    assert tops["struggle"][0] == "war" and tops["navy"][0] == "military" and "eastern" in tops["jap"][:5]
+    assert tops["12"][0] == "year" and tops["months"][0] == "<delete>"
+
+
+def test_the_corrector_restorer_on_the_seed_articles(corrector):
+    """Behind the shipped detector, at its operating point: the seed's tells come back, and the four
+    clean seeds get no edit."""
+    from repair import Repairer
+
+    from .conftest import SEEDS, SPUN_SEED
+
+    r = Repairer(restorer=corrector)
+    results = {p.stem: r.fix(p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*.txt"))}
+    edits = {(e.before.lower(), e.after.lower()) for e in results.pop(SPUN_SEED).edits}
+    for pair in [("got here", "came"), ("struggle", "war"), ("information convention", "news conference"),
+                 ("navy", "military"), ("jap", "eastern"), ("12 months", "year"), ("overseas", "foreign"),
+                 ("stated", "said"), ("p.c", "percent")]:
+        assert pair in edits, (pair, sorted(edits))
+    assert all(not res.edits for res in results.values()), {k: res.edits for k, res in results.items()}

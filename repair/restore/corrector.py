@@ -3,7 +3,7 @@
 For every span the detector points at, the corrector head (``repair.backends.corrector``) tags each
 word KEEP, DELETE or the author's word; the span's edit writes the tagged words in place of the spun
 ones ("got here" -> replace(came) + delete -> "came"). Its confidence is the detector's span score
-times the head's probability of the tags it chose; the policy's refusals (names, quantities,
+times the head's probability of each change it makes (the words it keeps do not count); the policy's refusals (names, quantities,
 quotations, spellings) apply as everywhere. :meth:`CorrectorRestorer.candidates` gives the head's top
 ``k`` originals of each pointed word, for a caller that chooses among them (the restorer of issue 27).
 """
@@ -15,7 +15,7 @@ from repair.doc import Span
 from repair.restore.base import Restorer
 from repair.restore.edits import LocalEdit, minimal_edit, non_overlapping
 from repair.restore.policy import refusal
-from repair.text.segment import match_case, words
+from repair.text.segment import match_case
 
 
 class CorrectorRestorer(Restorer):
@@ -85,10 +85,11 @@ class CorrectorRestorer(Restorer):
         for j in idx:
             p, t = probs[j].max(-1)
             tag = self.vocab[int(t)]
-            conf *= float(p)
-            if tag == self.KEEP:
+            if tag == self.KEEP:  # a word the span covers but the head leaves: its doubt is not the edit's
                 after.append(ws[j].text)
-            elif tag != self.DELETE:
+                continue
+            conf *= float(p)
+            if tag != self.DELETE:
                 after.append(match_case(ws[j].text, tag))
         start, end = ws[idx[0]].start, ws[idx[-1]].end
         if not after or " ".join(after) == sentence[start:end]:

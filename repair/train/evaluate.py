@@ -312,7 +312,7 @@ def main():
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,detector,fast-detector,fast-int8-detector",
+    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,corrector,detector,fast-detector,fast-int8-detector",
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
                          "detector (default detector alone, on every sentence of the benchmark), fast-detector (the same "
                          "for Repairer(detector='fast')), fast-int8-detector (the same, quantized: repair batch --detector fast --int8), "

@@ -138,6 +138,7 @@ def main(argv=None):
     ap.add_argument("--keep-per-sentence", type=int, default=1)
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--max-vocab", type=int, default=30000)
+    ap.add_argument("--extra-vocab", type=int, default=0, help="also the N most frequent English words (wordfreq)")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -149,6 +150,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--tune-per-spinner", type=int, default=0, help="held-out sentences per spinner for the operating point")
     ap.add_argument("--tune-clean", type=int, default=800)
+    ap.add_argument("--tune-only", action="store_true", help="only choose the operating point of the head in --export")
     ap.add_argument("--max-damage", type=float, default=0.5, help="changed words per 1,000 clean words at most")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
@@ -158,6 +160,11 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     from repair.backends.resources import model_path
 
+    if args.tune_only:  # the operating point of an exported head, again (after a change to the restorer)
+        config = json.loads((args.export / "repair.json").read_text())
+        config["operating_point"] = tune(args)
+        (args.export / "repair.json").write_text(json.dumps(config, indent=2) + "\n")
+        return config
     tokenizer, encoder, _, _ = load_detector(model_path(args.detector), args.device)
     deadline = time.time() + 60 * args.minutes
     val = extract(args, tokenizer, encoder, "val", args.val_sentences, float("inf"))
@@ -165,6 +172,11 @@ def main(argv=None):
 
     counts = Counter(train["targets"])
     vocab = [KEEP, DELETE] + [w for w, c in counts.most_common(args.max_vocab) if c >= args.min_count and w not in (KEEP, DELETE)]
+    if args.extra_vocab:  # frequent words never seen as targets: scored by their embedding alone at first
+        from wordfreq import top_n_list
+
+        seen = set(vocab)
+        vocab += [w for w in top_n_list("en", args.extra_vocab) if w.isalpha() and w not in seen][:max(0, args.max_vocab - len(vocab))]
     index = {w: i for i, w in enumerate(vocab)}
     print(f"vocabulary {len(vocab)} (of {len(counts)} targets); train examples {len(train['targets'])}", flush=True)
 
