@@ -337,18 +337,13 @@ def test_the_operating_point_comes_with_the_weights(repairer, decoder):
     assert own.edit_confidence == 0.5 and own.restore_floor == 0.0
 
 
-def test_fast_restorer_is_the_decoder_without_pointed_branches(monkeypatch, decoder):
-    import repair.restore
+def test_the_fast_restorer_is_the_corrector_and_branch_counts_name_themselves(decoder):
     from repair import Repairer
+    from repair.restore.corrector import CorrectorRestorer
 
     with pytest.raises(ValueError, match="unknown restorer"):
         Repairer(restorer="fastest")
-    made = []
-    monkeypatch.setattr(repair.restore, "EditDecoder", lambda **kw: made.append(kw) or decoder)
-    for choice in ("default", "fast"):
-        r = Repairer(restorer=choice)
-        r.restorer  # noqa: B018
-    assert made[0].get("pointed_branches") is None and made[1]["pointed_branches"] == 0
+    assert isinstance(Repairer(restorer="fast").restorer, CorrectorRestorer)
     # another number of branches than the tuned one is another system, and the signature says so
     opened = decoder.pointed_branches
     try:

@@ -24,15 +24,9 @@ def _default(repairer) -> EditDecoder:
     return EditDecoder(device=repairer.device, lexicon=repairer.lexicon)
 
 
-@registry.restorers.register("fast", help="the same without the pointed branches: faster, fewer restorations "
-                                          "(docs/benchmarks.md)")
-def _fast(repairer) -> EditDecoder:
-    return EditDecoder(device=repairer.device, lexicon=repairer.lexicon, pointed_branches=0)
-
-
-@registry.restorers.register("corrector", help="minilm-corrector-v1, the corrector head on the detector's "
-                                               "encoder alone: no language model, for corpora")
-def _corrector(repairer) -> Restorer:
+@registry.restorers.register("fast", help="minilm-corrector-v1, the corrector head on the detector's encoder "
+                                          "alone: no language model, for corpora (docs/benchmarks.md)")
+def _fast(repairer) -> Restorer:
     from repair.restore.corrector import CorrectorRestorer
 
     return CorrectorRestorer(device=repairer.device)

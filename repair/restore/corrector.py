@@ -1,4 +1,4 @@
-"""The corrector as a restorer (``minilm-corrector-v1``, ``--restorer corrector``): no language model.
+"""The corrector as a restorer (``minilm-corrector-v1``, ``--restorer fast``): no language model.
 
 For every span the detector points at, the corrector head (``repair.backends.corrector``) tags each
 word KEEP, DELETE or the author's word; the span's edit writes the tagged words in place of the spun

@@ -312,12 +312,12 @@ def main():
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,corrector,detector,fast-detector,fast-int8-detector",
+    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,fast,detector,fast-detector,fast-int8-detector",
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
                          "detector (default detector alone, on every sentence of the benchmark), fast-detector (the same "
                          "for Repairer(detector='fast')), fast-int8-detector (the same, quantized: repair batch --detector fast --int8), "
                          "v1-detector+v0-restorer, free (the trained restorer decoded without constraint), "
-                         "corrector (the default detector + the corrector restorer, and the candidates' recall)")
+                         "fast (the default detector + the fast restorer, the corrector, and the candidates' recall)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--update", action="store_true",
                     help="keep the other systems' results from the existing benchmarks.json (same signature) and "
@@ -336,7 +336,7 @@ def main():
 
     repairer = Repairer()  # the default: trained detector, trained restorer
     v0 = Repairer(detector="v0", restorer="v0", restore_threshold=None)
-    corrector = Repairer(detector=repairer.detector, restorer="corrector")
+    fast = Repairer(detector=repairer.detector, restorer="fast")
     systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(v0),
                "v0": lambda: Pipeline(v0, f"v0 ({v0.detector.name} + {v0.restorer.name})"),
                "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
@@ -344,7 +344,7 @@ def main():
                "fast-detector": lambda: DetectOnly(Repairer(detector="fast")),
                "fast-int8-detector": lambda: DetectOnly(Repairer(detector="fast", int8=True)),
                "free": lambda: FreeGeneration(repairer),
-               "corrector": lambda: Pipeline(corrector, f"corrector ({corrector.detector.name} + {corrector.restorer.name})"),
+               "fast": lambda: Pipeline(fast, f"fast ({fast.detector.name} + {fast.restorer.name})"),
                "v1-detector+v0-restorer": lambda: Pipeline(
                    Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
     results = {}
@@ -356,7 +356,7 @@ def main():
         results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed, "n": len(data)}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     damage = clean_damage(repairer, everything) if "default" in results else None
-    recall = candidate_recall([r for r in everything if r["edits"]]) if "corrector" in results else None
+    recall = candidate_recall([r for r in everything if r["edits"]]) if "fast" in results else None
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     signature = (f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
                  f"|threshold:{repairer.threshold:g}|min-confidence:{repairer.edit_confidence:g}")
