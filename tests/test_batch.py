@@ -375,13 +375,19 @@ def test_cli_reports_bad_setup_in_one_line(tmp_path):
     assert p.returncode == 2 and "no such file" in err and "Traceback" not in err
 
 
-def test_an_input_edited_in_place_is_another_job(tmp_path):
-    """Hardening: resume fingerprints content, not path and size: the same size, other bytes, is refused."""
+def _interrupted_job(tmp_path):
+    """An input and the parts directory of a default run of it that stopped before its first chunk."""
     src = tmp_path / "in.jsonl"
     write_jsonl(src, GOOD)
     parts = tmp_path / "o.jsonl.parts"
     parts.mkdir()
     (parts / "job.json").write_text(json.dumps({"fingerprint": Options().fingerprint([src])}))
+    return src, parts
+
+
+def test_an_input_edited_in_place_is_another_job(tmp_path):
+    """Hardening: resume fingerprints content, not path and size: the same size, other bytes, is refused."""
+    src, parts = _interrupted_job(tmp_path)
     data = src.read_bytes()
     src.write_bytes(data.replace(b"Blinken", b"Blinkem"))  # same size
     assert len(src.read_bytes()) == len(data)
@@ -390,11 +396,7 @@ def test_an_input_edited_in_place_is_another_job(tmp_path):
 
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_lives(tmp_path):
-    src = tmp_path / "in.jsonl"
-    write_jsonl(src, GOOD)
-    parts = tmp_path / "o.jsonl.parts"
-    parts.mkdir()
-    (parts / "job.json").write_text(json.dumps({"fingerprint": Options().fingerprint([src])}))
+    src, parts = _interrupted_job(tmp_path)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (parts / "lock").write_text(f"{other.pid}\n")
