@@ -78,6 +78,7 @@ class EditDecoder(Restorer):
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
                  offset_lexicon: float | None = None, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
+                 max_batch_tokens: int = 2048, max_branch_tokens: int = 9600,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None):
         import torch
@@ -99,6 +100,7 @@ class EditDecoder(Restorer):
         self.max_words, self.max_new_tokens, self.offset_in = max_words, max_new_tokens, offset_in
         self.lexicon = lexicon
         self.batch_size, self.branch_batch = batch_size, branch_batch
+        self.max_batch_tokens, self.max_branch_tokens = max_batch_tokens, max_branch_tokens
         self.pointed_branches = point["pointed_branches"] if pointed_branches is None else pointed_branches
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
         self.pointed_at = point["pointed_at"] if pointed_at is None else pointed_at  # "first" or "all" span words
@@ -179,12 +181,35 @@ class EditDecoder(Restorer):
         enc = self.tokenizer(sentences, add_special_tokens=False, return_offsets_mapping=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))  # similar token counts pad less
-        for b in range(0, len(order), self.batch_size):
-            idx = order[b:b + self.batch_size]
+        for idx in self._groups(order, [len(x) for x in ids]):
             for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx],
                                                  [(ids[i], offsets[i]) for i in idx])):
                 out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
         return out
+
+    def _groups(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        """``order`` (sentences by token count) cut into batches of at most ``batch_size`` sentences and
+        ``max_batch_tokens`` padded draft tokens (at least one sentence each), so that memory per batch
+        is bounded however long the sentences are."""
+        groups, cur = [], []
+        for i in order:
+            if cur and (len(cur) == self.batch_size or (len(cur) + 1) * lengths[i] > self.max_batch_tokens):
+                groups.append(cur)
+                cur = []
+            cur.append(i)
+        return groups + ([cur] if cur else [])
+
+    def _branch_groups(self, items: list) -> list[list]:
+        """Branches (or paths), sorted by prefix length, in groups of at most ``branch_batch`` and
+        ``max_branch_tokens`` cached prefix tokens: each group copies its prefixes' key/value cache, so
+        this bounds the memory of long sentences' many branches."""
+        groups, cur = [], []
+        for it in items:
+            if cur and (len(cur) == self.branch_batch or (len(cur) + 1) * it.prefix > self.max_branch_tokens):
+                groups.append(cur)
+                cur = []
+            cur.append(it)
+        return groups + ([cur] if cur else [])
 
     # -- one batch of sentences ---------------------------------------------------------------
     def _batch(self, sentences, spans, encoded):
@@ -204,12 +229,10 @@ class EditDecoder(Restorer):
                 branches += opened
                 proposals += paths
         # grouped by the length of what they see, so that each group's cache is cut short (see prefix_cache)
-        by_prefix = sorted(branches, key=lambda br: br.prefix)
-        for b in range(0, len(by_prefix), self.branch_batch):
-            self._grow(by_prefix[b:b + self.branch_batch], cache, logp, mask, sentences, drafts)
-        proposals.sort(key=lambda pa: pa.prefix)
-        for b in range(0, len(proposals), self.branch_batch):
-            self._score_paths(proposals[b:b + self.branch_batch], cache, logp, mask)
+        for group in self._branch_groups(sorted(branches, key=lambda br: br.prefix)):
+            self._grow(group, cache, logp, mask, sentences, drafts)
+        for group in self._branch_groups(sorted(proposals, key=lambda pa: pa.prefix)):
+            self._score_paths(group, cache, logp, mask)
         out: list[list[Candidate]] = [[] for _ in sentences]
         for br in branches:
             cand = self._from_branch(br, sentences[br.row], spans[br.row])
