@@ -35,8 +35,10 @@ class CorrectorRestorer(Restorer):
         self.min_confidence = point.get("min_confidence")
         self.restore_threshold = point.get("restore_threshold")
 
-    def _distributions(self, sentences: list[str]):
-        """Per sentence, its words and the head's [W, V] probabilities (None past the token limit)."""
+    def _distributions(self, sentences: list[str], spans: list[list[Span]]):
+        """Per sentence, its words and the head's probabilities ([V]) at each word a span points at, by
+        word index (words past the token limit have none). Only those words reach the head: the rest of
+        the sentence is context for the encoder."""
         from repair.backends.corrector import word_states
         from repair.backends.encoder import featurize
 
@@ -44,25 +46,30 @@ class CorrectorRestorer(Restorer):
         out = []
         for i in range(0, len(sentences), self.batch_size):
             b = featurize(self.tokenizer, sentences[i:i + self.batch_size], self.max_tokens)
+            pointed = [(row, j) for row, (ws, sp) in enumerate(zip(b.words, spans[i:i + self.batch_size]))
+                       for j, w in enumerate(ws) if b.first[row, j] >= 0
+                       and any(p.start < w.end and w.start < p.end for p in sp)]
             b.inputs = {k: v.to(self.device) for k, v in b.inputs.items()}
             b.first = b.first.to(self.device)
-            with torch.inference_mode():
-                h = word_states(self.encoder, b)
-                probs = torch.softmax(self.head(h.reshape(-1, h.shape[-1])).float(), -1).reshape(*h.shape[:2], -1).cpu()
+            probs = {}
+            if pointed:
+                with torch.inference_mode():
+                    h = word_states(self.encoder, b)
+                    rows, cols = torch.tensor(pointed).T
+                    p = torch.softmax(self.head(h[rows, cols]).float(), -1).cpu()
+                probs = {key: p[k] for k, key in enumerate(pointed)}
             for row, ws in enumerate(b.words):
-                known = (b.first[row, :len(ws)] >= 0).cpu()
-                out.append((ws, probs[row, :len(ws)], known))
+                out.append((ws, {j: v for (r, j), v in probs.items() if r == row}))
         return out
 
     def candidates(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5):
         """For each sentence, each pointed word's top ``k`` tags: ``(word index, [(tag, p), ...])``."""
         todo = [i for i, sp in enumerate(spans) if sp]
         out = [[] for _ in sentences]
-        for i, (ws, probs, known) in zip(todo, self._distributions([sentences[i] for i in todo])):
-            for j, w in enumerate(ws):
-                if known[j] and any(p.start < w.end and w.start < p.end for p in spans[i]):
-                    top = probs[j].topk(k)
-                    out[i].append((j, [(self.vocab[t], float(p)) for p, t in zip(top.values, top.indices)]))
+        for i, (_, probs) in zip(todo, self._distributions([sentences[i] for i in todo], [spans[i] for i in todo])):
+            for j, pj in sorted(probs.items()):
+                top = pj.topk(k)
+                out[i].append((j, [(self.vocab[t], float(p)) for p, t in zip(top.values, top.indices)]))
         return out
 
     def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:
@@ -71,14 +78,14 @@ class CorrectorRestorer(Restorer):
     def restore_many(self, sentences, spans, scores=None, documents=None) -> list[list[LocalEdit]]:
         todo = [i for i, sp in enumerate(spans) if sp]
         out: list[list[LocalEdit]] = [[] for _ in sentences]
-        for i, (ws, probs, known) in zip(todo, self._distributions([sentences[i] for i in todo])):
-            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, probs, known)) is not None]
+        for i, (ws, probs) in zip(todo, self._distributions([sentences[i] for i in todo], [spans[i] for i in todo])):
+            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, probs)) is not None]
             out[i] = non_overlapping(edits)
         return out
 
-    def _span_edit(self, sentence: str, span: Span, ws, probs, known) -> LocalEdit | None:
+    def _span_edit(self, sentence: str, span: Span, ws, probs: dict) -> LocalEdit | None:
         """The edit the head's first choices make of one detector span (None: it keeps every word)."""
-        idx = [j for j, w in enumerate(ws) if span.start < w.end and w.start < span.end and known[j]]
+        idx = [j for j, w in enumerate(ws) if span.start < w.end and w.start < span.end and j in probs]
         if not idx:
             return None
         after, conf = [], span.score
