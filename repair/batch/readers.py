@@ -77,10 +77,11 @@ def _parse(line: bytes) -> tuple[dict | None, str | None, str | None]:
         return None, f"malformed JSON ({e.msg} at column {e.colno})", s.rstrip("\n")
     if not isinstance(obj, dict):
         return None, f"malformed record: a JSON {type(obj).__name__}, expected an object", s.rstrip("\n")
-    try:
-        json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as e:
-        return None, f"holds a lone surrogate escape (U+{ord(e.object[e.start]):04X}), which is not text", s.rstrip("\n")
+    if "\\ud" in s or "\\uD" in s:  # a \uD800-\uDFFF escape may be half a pair: only then look closer
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            return None, f"holds a lone surrogate escape (U+{ord(e.object[e.start]):04X}), which is not text", s.rstrip("\n")
     return obj, None, None
 
 

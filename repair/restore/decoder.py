@@ -181,35 +181,12 @@ class EditDecoder(Restorer):
         enc = self.tokenizer(sentences, add_special_tokens=False, return_offsets_mapping=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))  # similar token counts pad less
-        for idx in self._groups(order, [len(x) for x in ids]):
+        # batches of at most batch_size sentences and max_batch_tokens padded draft tokens
+        for idx in bounded_groups(order, self.batch_size, self.max_batch_tokens, lambda i: len(ids[i])):
             for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx],
                                                  [(ids[i], offsets[i]) for i in idx])):
                 out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
         return out
-
-    def _groups(self, order: list[int], lengths: list[int]) -> list[list[int]]:
-        """``order`` (sentences by token count) cut into batches of at most ``batch_size`` sentences and
-        ``max_batch_tokens`` padded draft tokens (at least one sentence each), so that memory per batch
-        is bounded however long the sentences are."""
-        groups, cur = [], []
-        for i in order:
-            if cur and (len(cur) == self.batch_size or (len(cur) + 1) * lengths[i] > self.max_batch_tokens):
-                groups.append(cur)
-                cur = []
-            cur.append(i)
-        return groups + ([cur] if cur else [])
-
-    def _branch_groups(self, items: list) -> list[list]:
-        """Branches (or paths), sorted by prefix length, in groups of at most ``branch_batch`` and
-        ``max_branch_tokens`` cached prefix tokens: each group copies its prefixes' key/value cache, so
-        this bounds the memory of long sentences' many branches."""
-        groups, cur = [], []
-        for it in items:
-            if cur and (len(cur) == self.branch_batch or (len(cur) + 1) * it.prefix > self.max_branch_tokens):
-                groups.append(cur)
-                cur = []
-            cur.append(it)
-        return groups + ([cur] if cur else [])
 
     # -- one batch of sentences ---------------------------------------------------------------
     def _batch(self, sentences, spans, encoded):
@@ -229,9 +206,12 @@ class EditDecoder(Restorer):
                 branches += opened
                 proposals += paths
         # grouped by the length of what they see, so that each group's cache is cut short (see prefix_cache)
-        for group in self._branch_groups(sorted(branches, key=lambda br: br.prefix)):
+        # each group copies its prefixes' key/value cache: bounded in branches and in cached tokens
+        for group in bounded_groups(sorted(branches, key=lambda br: br.prefix), self.branch_batch,
+                                    self.max_branch_tokens, lambda br: br.prefix):
             self._grow(group, cache, logp, mask, sentences, drafts)
-        for group in self._branch_groups(sorted(proposals, key=lambda pa: pa.prefix)):
+        for group in bounded_groups(sorted(proposals, key=lambda pa: pa.prefix), self.branch_batch,
+                                    self.max_branch_tokens, lambda pa: pa.prefix):
             self._score_paths(group, cache, logp, mask)
         out: list[list[Candidate]] = [[] for _ in sentences]
         for br in branches:
@@ -479,6 +459,19 @@ class EditDecoder(Restorer):
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
         br.edit = (*minimal, br.logp - copy_lp)
+
+
+def bounded_groups(items: list, size: int, budget: int, length) -> list[list]:
+    """``items``, sorted by ``length``, in consecutive groups of at most ``size`` items whose padded
+    length (items x the longest) stays within ``budget`` (a group holds at least one item), so that the
+    memory of a batch is bounded however long its items are."""
+    groups, cur = [], []
+    for it in items:
+        if cur and (len(cur) == size or (len(cur) + 1) * length(it) > budget):
+            groups.append(cur)
+            cur = []
+        cur.append(it)
+    return groups + ([cur] if cur else [])
 
 
 def _joins(sentence: str, at: int, word_starts: set[int]) -> bool:
