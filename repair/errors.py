@@ -11,6 +11,10 @@ class InputError(RepairError, ValueError):
     """The input cannot be processed (empty, too large, not text)."""
 
 
+class TooLarge(InputError):
+    """The input is over a size limit (the server answers 413)."""
+
+
 class ModelUnavailable(RepairError, RuntimeError):
     """A base model package or a shipped model file is missing; the message says how to fix it."""
 

@@ -13,7 +13,7 @@ from repair import config, registry
 from repair._version import __version__
 from repair.detect import Detector, LMLexiconDetector
 from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
-from repair.errors import InputError
+from repair.errors import InputError, TooLarge
 from repair.restore import Restorer
 from repair.text.lexicon import Lexicon, default_lexicon
 from repair.text.segment import Segmenter, default_segmenter
@@ -92,7 +92,7 @@ class Repairer:
         if not isinstance(text, str):
             raise InputError(f"expected str, got {type(text).__name__}")
         if len(text) > self.max_chars:
-            raise InputError(f"document too large: {len(text):,} characters (limit {self.max_chars:,})")
+            raise TooLarge(f"document too large: {len(text):,} characters (limit {self.max_chars:,})")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as e:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from repair import config
 from repair._version import __version__
-from repair.errors import InputError
+from repair.errors import InputError, TooLarge
 
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
 
@@ -144,30 +144,28 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
 
     @app.exception_handler(InputError)
     async def refused(request: Request, exc: InputError):
-        return error(413 if "too large" in str(exc) else 422, str(exc))
+        return error(413 if isinstance(exc, TooLarge) else 422, str(exc))
+
+    def unavailable() -> str | None:
+        """Why requests cannot be served yet (None: they can)."""
+        if not ready.is_set():
+            return "the models are still loading; retry shortly (GET /healthz says when)"
+        return f"the models could not be loaded: {state['error']}" if state["error"] else None
 
     def repairer():
-        if not ready.is_set():
-            raise _Loading()
-        if state["error"]:
-            raise _Broken(state["error"])
+        why = unavailable()
+        if why:
+            raise _Unavailable(why)
         return state["repairer"]
 
-    @app.exception_handler(_Loading)
-    async def loading(request: Request, exc: _Loading):
-        return error(503, "the models are still loading; retry shortly (GET /healthz says when)")
-
-    @app.exception_handler(_Broken)
-    async def broken(request: Request, exc: _Broken):
-        return error(503, f"the models could not be loaded: {exc}")
+    @app.exception_handler(_Unavailable)
+    async def not_yet(request: Request, exc: _Unavailable):
+        return error(503, str(exc))
 
     @app.get("/healthz")
     def healthz():
-        if not ready.is_set():
-            return error(503, "loading")
-        if state["error"]:
-            return error(503, f"the models could not be loaded: {state['error']}")
-        return {"status": "ready"}
+        why = unavailable()
+        return error(503, why) if why else {"status": "ready"}
 
     @app.get("/v1/version")
     def version():
@@ -199,12 +197,8 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
     return app
 
 
-class _Loading(Exception):
-    pass
-
-
-class _Broken(Exception):
-    pass
+class _Unavailable(Exception):
+    """The models are loading, or could not be loaded: 503."""
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None, cors: list[str] | None = None,

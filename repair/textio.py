@@ -10,7 +10,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from repair.errors import InputError
+from repair.errors import InputError, TooLarge
 
 MAX_BYTES = 10 * 1024 * 1024  # a news article is ~10 KB; 10 MB is a whole book
 
@@ -60,7 +60,7 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
         try:
             size = p.stat().st_size
             if size > max_bytes:
-                raise InputError(f"{name}: too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.0f} MB, "
+                raise TooLarge(f"{name}: too large ({size / 1e6:.1f} MB; limit {max_bytes / 1e6:.0f} MB, "
                                  f"use --max-bytes or `repair batch` for corpora)")
             with open(p, "rb") as f:
                 data = f.read(max_bytes + 1)
@@ -69,7 +69,7 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
         except OSError as e:
             raise InputError(f"{name}: cannot read ({e.strerror})") from None
     if len(data) > max_bytes:
-        raise InputError(f"{name}: too large (over {max_bytes / 1e6:.0f} MB)")
+        raise TooLarge(f"{name}: too large (over {max_bytes / 1e6:.0f} MB)")
     return decode(data, name)
 
 

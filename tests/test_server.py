@@ -12,7 +12,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits  # noqa: E402
-from repair.errors import InputError  # noqa: E402
+from repair.errors import InputError, TooLarge  # noqa: E402
 from repair.server import create_app  # noqa: E402
 
 SIG = Signature("stub-detector", "stub-restorer", 0.5, "test", 0.5, 0.5)
@@ -41,7 +41,7 @@ class Stub:
         if not isinstance(text, str) or "\ud83d" in text:
             raise InputError("text holds a lone surrogate")
         if len(text) > 50_000:
-            raise InputError("document too large: it is")
+            raise TooLarge("document too large: it is")
 
     def check(self, text, threshold=None):
         self._check_text(text)
