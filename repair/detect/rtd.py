@@ -51,17 +51,16 @@ class EncoderDetector(Detector):
         token at all)."""
         out = self._word_logits(sentences)
         for i, (toks, logits) in enumerate(out):
-            k = next((k for k, z in enumerate(logits) if z == float("-inf")), None)
-            while k is not None:
-                if k == 0 or k >= len(toks):
-                    k = next((j for j in range(k + 1, len(toks)) if logits[j] == float("-inf")), None)
-                    continue
-                start = toks[k].start
-                (rest, more), = self._word_logits([sentences[i][start:]])
-                by_start = {t.start + start: z for t, z in zip(rest, more)}
-                logits = [by_start.get(t.start, z) if z == float("-inf") else z for t, z in zip(toks, logits)]
-                # the next unscored word, past the window just scored (each window moves forward)
-                k = next((j for j in range(k + 1, len(toks)) if logits[j] == float("-inf")), None)
+            k = 0
+            # each unscored word opens a window from it on (each window moves forward; the first word, if
+            # unscored, has no token at all and is passed)
+            while (k := next((j for j in range(k, len(toks)) if logits[j] == float("-inf")), None)) is not None:
+                if k > 0:
+                    start = toks[k].start
+                    (rest, more), = self._word_logits([sentences[i][start:]])
+                    by_start = {t.start + start: z for t, z in zip(rest, more)}
+                    logits = [by_start.get(t.start, z) if z == float("-inf") else z for t, z in zip(toks, logits)]
+                k += 1
             out[i] = (toks, logits)
         return out
 
