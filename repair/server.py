@@ -5,13 +5,16 @@ Endpoints, all JSON, with the shapes and offsets of ``--format json``:
 * ``POST /v1/check`` ``{"text", "threshold"?}`` -> a report;
 * ``POST /v1/fix`` ``{"text", "threshold"?, "min_confidence"?}`` -> a result, or ``{"texts": [...]}``
   -> ``{"results": [...]}`` (batched, as ``Repairer.fix_many``);
-* ``GET /healthz`` (200 once the models are loaded, 503 before) and ``GET /v1/version`` (the signature).
+* ``GET /healthz`` (200 once the models are loaded, 503 before) and ``GET /v1/version`` (the signature);
+* ``GET /``: the review page (``repair/web/``: plain HTML, CSS and JavaScript), where an editor accepts,
+  rejects or changes each restoration and exports the reviewed text and a report of the decisions.
 
 The models load once, in the background, at start; requests share them (the ``Repairer`` serializes
 its model calls). A request that cannot be served gets ``{"error": "..."}`` with its status: 400 for
 bad JSON or fields, 401 without the token, 413 over the size limit, 422 for what is not text, 503
 while loading. Bodies larger than ``max_bytes`` are refused while they stream in, whatever their
-``Content-Length`` says. No CORS unless an origin is given.
+``Content-Length`` says. No CORS unless an origin is given. With a token, the page itself (which holds
+no data) is served without it; the page sends the token the editor types with every request.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from repair import config
@@ -30,6 +33,14 @@ from repair._version import __version__
 from repair.errors import InputError, TooLarge
 
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
+# the review page's files (repair/web/) and their types; nothing else is served from there
+PAGE = {"index.html": "text/html; charset=utf-8", "review.js": "text/javascript; charset=utf-8",
+        "review.css": "text/css; charset=utf-8"}
+PUBLIC = ("/", "/healthz", *(f"/static/{name}" for name in PAGE))  # served without the token
+# the page runs its own script and styles only, and talks to this server only
+PAGE_HEADERS = {"content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                "connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'",
+                "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-cache"}
 
 
 class CheckRequest(BaseModel, extra="forbid"):
@@ -125,7 +136,7 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if token and request.url.path not in ("/healthz",):
+        if token and request.url.path not in PUBLIC:
             given = request.headers.get("authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                 return error(401, "missing or wrong token (send Authorization: Bearer TOKEN)")
@@ -161,6 +172,19 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
     @app.exception_handler(_Unavailable)
     async def not_yet(request: Request, exc: _Unavailable):
         return error(503, str(exc))
+
+    def asset(name: str) -> Response:
+        from importlib.resources import files
+
+        return Response((files("repair") / "web" / name).read_bytes(), media_type=PAGE[name], headers=PAGE_HEADERS)
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return asset("index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        return asset(name) if name in PAGE else error(404, f"no such file: {name}")
 
     @app.get("/healthz")
     def healthz():

@@ -129,6 +129,26 @@ def test_a_token_is_required_when_given():
         assert c.post("/v1/check", json={"text": TEXT}, headers={"authorization": "Bearer wrong"}).status_code == 401
         assert c.post("/v1/check", json={"text": TEXT}, headers={"authorization": "Bearer s3cret"}).status_code == 200
         assert c.get("/healthz").status_code == 200  # health stays open for load balancers
+        # the review page holds no data: it loads without the token, and sends the one the editor types
+        assert c.get("/").status_code == 200 and c.get("/static/review.js").status_code == 200
+        assert c.get("/v1/version").status_code == 401
+
+
+def test_the_review_page_and_only_its_files_are_served():
+    with TestClient(create_app(Stub, background=False)) as c:
+        page = c.get("/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert 'src="static/review.js"' in page.text and 'href="static/review.css"' in page.text
+        # its own script and styles only, talking to this server only
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "connect-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert c.get("/static/review.js").headers["content-type"].startswith("text/javascript")
+        assert c.get("/static/review.css").headers["content-type"].startswith("text/css")
+        for bad in ("/static/__init__.py", "/static/..%2fserver.py", "/static/../server.py", "/static/"):
+            r = c.get(bad)
+            assert r.status_code == 404, bad
+        assert "/" not in c.get("/openapi.json").json()["paths"]  # the API schema lists the API only
 
 
 def test_a_public_host_without_a_token_is_refused():
