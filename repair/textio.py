@@ -43,7 +43,17 @@ def _decodes(data: bytes, encoding: str) -> bool:
 
 
 def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
-    """Read ``path`` (or ``-`` for standard input) as UTF-8 text, or raise :class:`InputError`."""
+    """Read ``path`` (or ``-`` for standard input) as UTF-8 text, or raise :class:`InputError`. A UTF-8
+    byte-order mark is not part of the text (see :func:`read_input` to write it back)."""
+    return read_input(path, max_bytes)[0]
+
+
+BOM = "\ufeff"
+
+
+def read_input(path: str, max_bytes: int = MAX_BYTES) -> tuple[str, str]:
+    """:func:`read_text`, and the byte-order mark the input began with (``BOM`` or ""), for a caller
+    that writes the text back as the input was (``repair fix``)."""
     if path == "-":
         name = "<stdin>"
         try:
@@ -70,7 +80,7 @@ def read_text(path: str, max_bytes: int = MAX_BYTES) -> str:
             raise InputError(f"{name}: cannot read ({e.strerror})") from None
     if len(data) > max_bytes:
         raise TooLarge(f"{name}: too large (over {max_bytes / 1e6:.0f} MB)")
-    return decode(data, name)
+    return decode(data, name), BOM if data.startswith(BOM.encode()) else ""
 
 
 def check_output(out: str, inputs: list[str]) -> None:

@@ -72,6 +72,13 @@ def test_fix_writes_output_file(tmp_path, article):
     assert "would help the" in fixed and "assist" not in fixed
     assert fixed.startswith("A headline\n\n") and fixed.endswith("The sky was clear.\n")
     assert fixed.count("\n") == article.read_text().count("\n")
+    # a UTF-8 byte-order mark is written back where the input had one (JSON offsets ignore it)
+    article.write_bytes(b"\xef\xbb\xbf" + article.read_bytes())
+    assert run("fix", str(article), "-o", str(out)).exit_code == 0
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf") and out.read_text(encoding="utf-8-sig") == fixed
+    res = run("fix", str(article), "--format", "json")
+    assert res.exit_code == 0 and not res.stdout.startswith("\ufeff")
+    assert json.loads(res.stdout)["text"] == fixed
 
 
 @pytest.mark.model

@@ -4,13 +4,16 @@ from pathlib import Path
 import pytest
 
 from repair import InputError
-from repair.textio import check_output, read_text, write_atomic
+from repair.textio import check_output, read_input, read_text, write_atomic
 
 
 def test_reads_utf8_and_strips_bom(tmp_path):
     p = tmp_path / "a.txt"
     p.write_bytes("\ufeffCafé “quoted”\r\n".encode("utf-8"))
     assert read_text(str(p)) == "Café “quoted”\r\n"
+    assert read_input(str(p)) == ("Café “quoted”\r\n", "\ufeff")  # for a writer that puts it back
+    p.write_bytes("Café\n".encode("utf-8"))
+    assert read_input(str(p)) == ("Café\n", "")
 
 
 @pytest.mark.parametrize("setup, message", [

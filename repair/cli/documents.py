@@ -11,7 +11,7 @@ from rich.console import Console
 from repair.cli.app import (ConfidenceOpt, FileArg, MaxBytesOpt, OutFormat, RestoreOpt, RestorerChoice, RestorerOpt,
                             ThresholdOpt, app, err, load_repairer, run_guarded)
 from repair.render import render
-from repair.textio import check_output, read_text, write_atomic
+from repair.textio import check_output, read_input, read_text, write_atomic
 
 
 class DiffFormat(str, Enum):
@@ -36,12 +36,13 @@ def check(file: str = FileArg, fmt: OutFormat = typer.Option(OutFormat.text, "--
 
 
 def _fixed(file: str, output: str | None, max_bytes: int, threshold, min_confidence, restore_threshold, restorer):
-    """The fix of ``file``, once ``output`` (if any) is known to be writable and the input is read."""
+    """The fix of ``file``, once ``output`` (if any) is known to be writable and the input is read, and
+    the byte-order mark the input began with (the repaired text is written back with it)."""
     if output:
         check_output(output, [file])
-    text = read_text(file, max_bytes)
+    text, bom = read_input(file, max_bytes)
     return load_repairer(threshold, min_confidence, restore=True, restore_threshold=restore_threshold,
-                         restorer=restorer.value).fix(text)
+                         restorer=restorer.value).fix(text), bom
 
 
 @app.command()
@@ -53,8 +54,9 @@ def fix(file: str = FileArg, output: Optional[str] = typer.Option(None, "--outpu
         max_bytes: int = MaxBytesOpt) -> None:
     """Restore the original wording and print (or write) the repaired text."""
     def go():
-        result = _fixed(file, output, max_bytes, threshold, min_confidence, restore_threshold, restorer)
-        payload = render(result, "json") if fmt is OutFormat.json else result.text
+        result, bom = _fixed(file, output, max_bytes, threshold, min_confidence, restore_threshold, restorer)
+        # JSON offsets point into the text after the mark; the repaired text keeps the input's mark
+        payload = render(result, "json") if fmt is OutFormat.json else bom + result.text
         if output:
             write_atomic(output, payload)
             err.print(f"{len(result.edits)} edits in {len(result.flagged)} flagged sentences → {output}")
@@ -73,7 +75,7 @@ def diff(file: str = FileArg, html: Optional[str] = typer.Option(None, "--html",
          max_bytes: int = MaxBytesOpt) -> None:
     """Show each change with its confidence and every sentence's spin score."""
     def go():
-        result = _fixed(file, html, max_bytes, threshold, min_confidence, restore_threshold, restorer)
+        result, _ = _fixed(file, html, max_bytes, threshold, min_confidence, restore_threshold, restorer)
         if html:
             write_atomic(html, render(result, "html"))
         use_color = sys.stdout.isatty() if color is None else color
