@@ -25,7 +25,7 @@ test: install  ## run the test suite (tests needing ../shared skip when it is ab
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python scripts/bench.py --slice 1000 --batch-docs 200 --workers 1,2 --fix-docs 20 --triage 4:0.2,6:0.2 --stream-docs 1000,20000 --long-bytes 100000
+	$(BIN)/python scripts/bench.py --slice 1000 --batch-docs 200 --workers 1,2 --fix-docs 20 --triage 4:0.2,6:0.2 --stream-docs 1000,20000 --long-bytes 100000 --serve-seconds 60
 
 screenshot: install  ## docs/review.png: the review page after a fix of the spun seed (needs the system chromium)
 	REPAIR_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_review_page.py -k spun_seed

@@ -9,8 +9,10 @@ Endpoints, all JSON, with the shapes and offsets of ``--format json``:
 * ``GET /``: the review page (``repair/web/``: plain HTML, CSS and JavaScript), where an editor accepts,
   rejects or changes each restoration and exports the reviewed text and a report of the decisions.
 
-The models load once, in the background, at start; requests share them (the ``Repairer`` serializes
-its model calls). A request that cannot be served gets ``{"error": "..."}`` with its status: 400 for
+The models load once, in the background, at start. Requests queue onto them: one worker thread runs
+every request's model work in turn (the CPU is the limit, so throughput does not grow with more at
+once, and memory stays that of one request: torch on many threads grows one malloc arena per thread);
+more than ``max_queue`` waiting get 503 with ``Retry-After``. A request that cannot be served gets ``{"error": "..."}`` with its status: 400 for
 bad JSON or fields, 401 without the token, 413 over the size limit, 422 for what is not text, 503
 while loading. Bodies larger than ``max_bytes`` are refused while they stream in, whatever their
 ``Content-Length`` says. No CORS unless an origin is given. With a token, the page itself (which holds
@@ -18,9 +20,11 @@ no data) is served without it; the page sends the token the editor types with ev
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -100,11 +104,13 @@ async def _send_json(send, status: int, message: str) -> None:
 
 
 def create_app(make_repairer: Callable | None = None, *, token: str | None = None, cors: list[str] | None = None,
-               max_bytes: int = config.MAX_BYTES, background: bool = True):
+               max_bytes: int = config.MAX_BYTES, background: bool = True, max_queue: int = 64):
     """The ASGI app. ``make_repairer()`` builds the models (default: the default ``Repairer`` with its
-    restorer loaded); ``background``: load them in a thread, answering 503 meanwhile."""
-    state = {"repairer": None, "error": None}
+    restorer loaded); ``background``: load them in a thread, answering 503 meanwhile; ``max_queue``:
+    requests that may wait for the models before more are turned away (503)."""
+    state = {"repairer": None, "error": None, "waiting": 0}
     ready = threading.Event()
+    worker = ThreadPoolExecutor(1, thread_name_prefix="repair-models")  # every model call, in turn
 
     def load():
         try:
@@ -124,10 +130,11 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app):
         if background:
-            threading.Thread(target=load, name="repair-load", daemon=True).start()
+            worker.submit(load)  # the first job of the model thread: requests queue behind it
         else:
             load()
         yield
+        worker.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="repair", version=__version__, summary="Find and undo spun content.", lifespan=lifespan)
 
@@ -173,6 +180,21 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
     async def not_yet(request: Request, exc: _Unavailable):
         return error(503, str(exc))
 
+    @app.exception_handler(_Busy)
+    async def busy(request: Request, exc: _Busy):
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"retry-after": "5"})
+
+    async def on_models(work: Callable):
+        """``work(repairer)`` on the model thread, after the requests queued before it."""
+        r = repairer()
+        if state["waiting"] >= max_queue:
+            raise _Busy(f"busy: {state['waiting']} requests are waiting for the models; retry shortly")
+        state["waiting"] += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(worker, work, r)
+        finally:
+            state["waiting"] -= 1
+
     def asset(name: str) -> Response:
         from importlib.resources import files
 
@@ -198,17 +220,18 @@ def create_app(make_repairer: Callable | None = None, *, token: str | None = Non
                 "check_signature": str(r.signature(r.threshold))}
 
     @app.post("/v1/check")
-    def check(req: CheckRequest):
-        return repairer().check(req.text, threshold=req.threshold).to_dict()
+    async def check(req: CheckRequest):
+        return await on_models(lambda r: r.check(req.text, threshold=req.threshold).to_dict())
 
     @app.post("/v1/fix")
-    def fix(req: FixRequest):
+    async def fix(req: FixRequest):
         if (req.text is None) == (req.texts is None):
             return error(400, "give one of text or texts")
-        r = repairer()
         if req.text is not None:
-            return r.fix(req.text, threshold=req.threshold, min_confidence=req.min_confidence).to_dict()
-        results = r.fix_many(req.texts, threshold=req.threshold, min_confidence=req.min_confidence)
+            return await on_models(lambda r: r.fix(req.text, threshold=req.threshold,
+                                                    min_confidence=req.min_confidence).to_dict())
+        results = await on_models(lambda r: r.fix_many(req.texts, threshold=req.threshold,
+                                                       min_confidence=req.min_confidence))
         return {"results": [res.to_dict() for res in results]}
 
     if cors:
@@ -225,12 +248,17 @@ class _Unavailable(Exception):
     """The models are loading, or could not be loaded: 503."""
 
 
+class _Busy(Exception):
+    """Too many requests are waiting for the models: 503 with Retry-After."""
+
+
 def serve(host: str = "127.0.0.1", port: int = 8765, *, token: str | None = None, cors: list[str] | None = None,
-          max_bytes: int = config.MAX_BYTES) -> None:
+          max_bytes: int = config.MAX_BYTES, max_queue: int = 64) -> None:
     """Run the API with uvicorn (``repair serve``). A host other than this machine needs a token."""
     import uvicorn
 
     if host not in LOCALHOST and not token:
         raise InputError(f"--host {host} serves other machines: give --token (or REPAIR_TOKEN) so that every "
                          f"request must carry it")
-    uvicorn.run(create_app(token=token, cors=cors, max_bytes=max_bytes), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(token=token, cors=cors, max_bytes=max_bytes, max_queue=max_queue), host=host, port=port,
+                log_level="info")

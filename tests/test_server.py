@@ -182,6 +182,31 @@ def test_no_cors_unless_an_origin_is_given():
         assert c.options("/v1/check", headers=headers).headers["access-control-allow-origin"] == "https://cms.example"
 
 
+def test_requests_queue_onto_one_model_thread_and_a_full_queue_is_told_to_retry():
+    """Model work runs on one thread, one request after another (memory stays that of one request);
+    beyond ``max_queue`` waiting requests, 503 with Retry-After."""
+    gate, entered, threads = threading.Event(), threading.Event(), set()
+
+    class Slow(Stub):
+        def fix_many(self, texts, **kw):
+            threads.add(threading.current_thread().name)
+            entered.set()
+            gate.wait(10)
+            return super().fix_many(texts, **kw)
+
+    with TestClient(create_app(Slow, background=False, max_queue=2)) as c, ThreadPoolExecutor(2) as pool:
+        first = pool.submit(c.post, "/v1/fix", json={"text": TEXT})
+        assert entered.wait(10)
+        second = pool.submit(c.post, "/v1/fix", json={"text": TEXT})
+        time.sleep(0.5)  # the second is waiting behind the first
+        third = c.post("/v1/fix", json={"text": TEXT})
+        assert third.status_code == 503 and third.headers["retry-after"] == "5" and "busy" in third.json()["error"]
+        gate.set()
+        assert first.result().status_code == 200 and second.result().status_code == 200
+        assert c.post("/v1/fix", json={"text": TEXT}).status_code == 200  # the queue drained
+    assert len(threads) == 1 and threads.pop().startswith("repair-models")
+
+
 def test_twenty_concurrent_requests_equal_sequential_ones(client):
     texts = [f"Officials got here on day {i}. Nothing else." for i in range(20)]
     sequential = [client.post("/v1/fix", json={"text": t}).json() for t in texts]

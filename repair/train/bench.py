@@ -227,6 +227,107 @@ def long_inputs(bench: Path, size: int) -> list[tuple[str, dict]]:
             (f"check {10 * kb} KB as one line without full stops", measure([big], "check"))]
 
 
+def article(text: str, words: int = 500) -> str:
+    """The first whole paragraphs of ``text`` that hold about ``words`` words."""
+    out, n = [], 0
+    for para in text.split("\n"):
+        if n >= words:
+            break
+        out.append(para)
+        n += len(para.split())
+    return "\n".join(out)
+
+
+def serve_rows(text: str, seconds: float, clients=(1, 8)) -> tuple[list[dict], list[dict]]:
+    """``repair serve`` in its own process, driven over HTTP: for ``/v1/check`` and ``/v1/fix`` of
+    ``text``, the median latency and throughput with each number of concurrent clients (each client
+    sends its requests one after another), then ``max(clients)`` clients for ``seconds``: requests
+    that failed or got no answer, and the server's memory (VmRSS, sampled every 0.5 s) at the start,
+    over the first half and over the second half."""
+    import socket
+    import statistics
+    import threading
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "repair.cli", "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(0.5):
+            try:
+                kb = next(int(l.split()[1]) for l in open(f"/proc/{proc.pid}/status") if l.startswith("VmRSS"))
+            except (OSError, StopIteration):
+                return
+            samples.append((time.perf_counter(), kb / 1024))
+
+    def post(endpoint: str) -> tuple[float, bool]:
+        body = json.dumps({"text": text}).encode()
+        req = urllib.request.Request(f"{url}/v1/{endpoint}", body, {"content-type": "application/json"})
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(req, timeout=600) as res:
+                ok = res.status == 200 and "sentences" in json.loads(res.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            ok = False
+        return time.perf_counter() - t, ok
+
+    def load(endpoint: str, n_clients: int, per_client: int = 0, until: float = 0.0):
+        """Each client posts ``per_client`` requests, or posts until ``until`` (a perf_counter time)."""
+        def client(_):
+            out = []
+            while (len(out) < per_client) if per_client else (time.perf_counter() < until):
+                out.append(post(endpoint))
+            return out
+        t = time.perf_counter()
+        with ThreadPoolExecutor(n_clients) as ex:
+            done = [x for xs in ex.map(client, range(n_clients)) for x in xs]
+        return done, time.perf_counter() - t
+
+    rows, soaks = [], []
+    try:
+        deadline = time.perf_counter() + 900
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=5) as res:
+                    if res.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if proc.poll() is not None or time.perf_counter() > deadline:
+                raise SystemExit("repair serve did not become ready")
+            time.sleep(0.5)
+        threading.Thread(target=sample, daemon=True).start()
+        for endpoint, per in (("check", 10), ("fix", 2)):
+            post(endpoint)  # warm: the first request of each kind pays for lazy work
+            for c in clients:
+                done, wall = load(endpoint, c, per_client=max(per // c * 2, 1) if c > 1 else per)
+                lat = [t for t, ok in done if ok]
+                rows.append({"endpoint": endpoint, "clients": c, "requests": len(done), "failed": len(done) - len(lat),
+                             "median_s": statistics.median(lat) if lat else float("nan"),
+                             "per_s": len(lat) / wall})
+            t0 = time.perf_counter()
+            done, wall = load(endpoint, max(clients), until=t0 + seconds)
+            mid, end = t0 + wall / 2, t0 + wall
+            rss = lambda a, b: max((m for t, m in samples if a <= t <= b), default=float("nan"))
+            start_rss = next((m for t, m in samples if t >= t0), float("nan"))
+            soaks.append({"endpoint": endpoint, "clients": max(clients), "seconds": wall, "requests": len(done),
+                          "failed": sum(not ok for _, ok in done), "rss_start": start_rss,
+                          "rss_first": rss(t0, mid), "rss_second": rss(mid, end)})
+    finally:
+        stop.set()
+        proc.terminate()
+        proc.wait(30)
+    return rows, soaks
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--slice", type=int, default=0, help="also time detection on N devbench sentences")
@@ -245,6 +346,11 @@ def main():
     ap.add_argument("--long-bytes", type=int, default=0, help="bytes of text for the long-input rows (fix N bytes "
                                                              "without full stops against the same as sentences; "
                                                              "check 10N against N)")
+    ap.add_argument("--serve-seconds", type=float, default=0, help="also drive `repair serve` (latency and "
+                    "throughput of /v1/check and /v1/fix of a 500-word article with 1 and 8 clients, then 8 clients "
+                    "for this many seconds each); its table goes to --serve-out")
+    ap.add_argument("--serve-only", action="store_true", help="measure `repair serve` only (docs/bench.md untouched)")
+    ap.add_argument("--serve-out", default=str(ROOT / "docs" / "bench-serve.md"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "bench.md"),
                     help="where the tables go (written when every run is done; '-' prints them only)")
     args = ap.parse_args()
@@ -255,6 +361,10 @@ def main():
         lines.append(line)
 
     seeds = {p.stem[:3]: p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))}
+    if args.serve_seconds:
+        write_page(args.serve_out, serve_page(article(seeds["002"]), args.serve_seconds))
+    if args.serve_only:
+        return
     rows = []
     if not args.skip_cold:
         with tempfile.TemporaryDirectory() as cold:
@@ -322,12 +432,45 @@ def main():
         out(f"\n`repair batch --fix`, {args.fix_docs} 500-word documents, 1 worker: {r['run_s']:.1f} s "
               f"({r['load_s']:.1f} s model load), "
               f"{r['docs_per_s']:.2f} documents/s, peak RSS {r['peak_rss_mb']:.0f} MB")
-    if args.out != "-":
-        target = Path(args.out)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text("\n".join([*header(sys.argv[1:]), *lines]) + "\n", encoding="utf-8")
-        tmp.replace(target)  # all or nothing: a run cut short leaves the last complete file
+    write_page(args.out, [*header(sys.argv[1:]), *lines])
+
+
+def serve_page(text: str, seconds: float) -> list[str]:
+    """The tables of :func:`serve_rows`, under their own generated header."""
+    import datetime
+    import platform
+
+    from repair import __version__
+
+    rows, soaks = serve_rows(text, seconds)
+    lines = ["# Speed and memory of `repair serve`", "",
+             f"Generated by `make bench` (`python scripts/bench.py {' '.join(sys.argv[1:])}`); do not edit by hand. "
+             f"{datetime.date.today()}, {os.cpu_count()} CPU cores ({platform.machine()}), repair {__version__}, the "
+             f"default models on the CPU. The server runs in its own process (`repair serve`); the clients post "
+             f"the first {len(text.split())} words of the spun seed article (`seeds/002`, whole paragraphs) over HTTP "
+             f"from threads of another process, each client one request after another. Requests queue onto the one "
+             f"set of models, so with more clients latency grows and throughput stays.", "",
+             "| endpoint | concurrent clients | requests | failed | median latency s | requests/s |", "|---|---|---|---|---|---|"]
+    lines += [f"| POST /v1/{r['endpoint']} | {r['clients']} | {r['requests']} | {r['failed']} | {r['median_s']:.2f} | "
+              f"{r['per_s']:.2f} |" for r in rows]
+    lines += ["", "| sustained load | clients | seconds | requests | failed or lost | server RSS MB at start | "
+              "peak, first half | peak, second half |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| POST /v1/{s['endpoint']} | {s['clients']} | {s['seconds']:.0f} | {s['requests']} | {s['failed']} | "
+              f"{s['rss_start']:.0f} | {s['rss_first']:.0f} | {s['rss_second']:.0f} |" for s in soaks]
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
+def write_page(path: str, lines: list[str]) -> None:
+    """Write a generated page whole (``-``: printed only): a run cut short leaves the last complete file."""
+    if path == "-":
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(target)
 
 
 if __name__ == "__main__":
