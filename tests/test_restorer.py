@@ -256,14 +256,14 @@ def test_detector_spans_open_branches_the_model_would_not(rule):
     text = "Blinken got here to Astana on Tuesday."
     start = text.index("got here")
     span = [Span(start, start + 8, 0.9, "got here")]
-    opened, weighted = decoder.pointed_branches, decoder.detector_weighted
-    try:
-        decoder.pointed_branches, decoder.detector_weighted = 0, False
+    opened, weighted, proposals = decoder.pointed_branches, decoder.detector_weighted, decoder.corrector_branches
+    try:  # the model's own branches only: the corrector would propose "came" by itself
+        decoder.pointed_branches, decoder.detector_weighted, decoder.corrector_branches = 0, False, 0
         assert decoder.restore(text, span) == []
         decoder.pointed_branches = 1
         (edit,) = decoder.restore(text, span)
     finally:
-        decoder.pointed_branches, decoder.detector_weighted = opened, weighted
+        decoder.pointed_branches, decoder.detector_weighted, decoder.corrector_branches = opened, weighted, proposals
     assert (edit.before, edit.after) == ("got here", "came") and edit.confidence < 0.85
     assert decoder.restore(text, []) == []  # no span, no branch
 
@@ -428,14 +428,14 @@ def test_branches_at_every_word_of_a_span(decoder):
     start, end = text.index("Individuals"), text.index(" ended")
     span = [Span(start, end, 0.95, text[start:end])]
     second = text.index("struggle")
-    saved = decoder.pointed_branches, decoder.pointed_at
-    try:
-        decoder.pointed_branches, decoder.pointed_at = 2, "first"
+    saved = decoder.pointed_branches, decoder.pointed_at, decoder.corrector_branches
+    try:  # the model's branches only (the corrector proposes at every pointed word whatever pointed_at says)
+        decoder.pointed_branches, decoder.pointed_at, decoder.corrector_branches = 2, "first", 0
         (first,) = decoder.candidates_many([text], [span])
         decoder.pointed_at = "all"
         (every,) = decoder.candidates_many([text], [span])
     finally:
-        decoder.pointed_branches, decoder.pointed_at = saved
+        decoder.pointed_branches, decoder.pointed_at, decoder.corrector_branches = saved
     assert not any(c.forced and c.start == second for c in first)
     assert any(c.forced and c.start == second and not c.span_start for c in every)
     assert all(c.span_start == (c.start == start) for c in every)
@@ -539,3 +539,39 @@ def test_tune_modes_narrow_a_decode_to_what_it_would_have_given():
     assert kept["all"] == [("bar", 0), ("qux", 0)]
     assert kept["first+lexicon"] == [("bar", 1), ("bat", 0)]
     assert kept["all+lexicon"] == [("bar", 1), ("qux", 0), ("bat", 0)]
+    # the corrector's proposals and evidence stay only in a mode with "+corrector"
+    cands = [_cand(0, 3, "foo", "bar", 1.0, channel=0.7, keep=0.1),
+             _cand(0, 3, "foo", "bat", 2.0, forced=True, span_start=True, proposed="corrector", channel=0.2, keep=0.1)]
+    rows = [({"spinner": "moby"}, 0.9, cands)]
+    (_, _, plain), = tune.at(rows, "first")
+    (_, _, with_corrector), = tune.at(rows, "first+corrector")
+    assert [(c.after, c.channel, c.keep) for c in plain] == [("bar", None, None)]
+    assert [(c.after, c.channel, c.rank) for c in with_corrector] == [("bar", 0.7, 1), ("bat", 0.2, 0)]
+
+
+def test_corrector_proposals_and_evidence(decoder):
+    """With ``corrector_branches``, the corrector head's originals of each pointed word are scored by the
+    restorer as candidates too (``proposed == "corrector"``; a phrase the head would shorten, "got here"
+    -> came + delete, is replaced whole), and every candidate at a pointed word carries the head's
+    probability of its first word (``channel``) and of the word as written (``keep``)."""
+    from repair.doc import Span
+
+    text = "Secretary of State Antony J. Blinken got here to Central Asia on Monday."
+    start = text.index("got here")
+    span = [Span(start, start + len("got here"), 0.95, "got here")]
+    saved = decoder.corrector_branches, decoder.pointed_branches
+    try:
+        decoder.corrector_branches, decoder.pointed_branches = 3, 0
+        (cands,) = decoder.candidates_many([text], [span])
+        decoder.corrector_branches = 0
+        (without,) = decoder.candidates_many([text], [span])
+    finally:
+        decoder.corrector_branches, decoder.pointed_branches = saved
+    assert not any(c.proposed == "corrector" for c in without)
+    assert all(c.channel is None and c.keep is None for c in without)
+    came = [c for c in cands if (c.start, c.end, c.after) == (start, start + len("got here"), "came")]
+    assert len(came) == 1 and came[0].channel > 0.5 and came[0].keep < 0.5
+    proposed = [c for c in cands if c.proposed == "corrector"]
+    assert proposed and all(c.forced and c.start >= start and c.end <= span[0].end for c in proposed)
+    # candidates elsewhere in the sentence (where the detector does not point) get no channel
+    assert all(c.channel is None for c in cands if c.end <= start or c.start >= span[0].end)

@@ -30,6 +30,7 @@ class CorrectorRestorer(Restorer):
         self.torch, self.KEEP, self.DELETE = torch, KEEP, DELETE
         self.tokenizer, self.encoder, self.head, self.vocab, self.config = load_corrector(path or model_path("corrector"), device)
         self.device, self.batch_size = device, batch_size
+        self._keep_id = self.vocab.index(KEEP)
         self.max_tokens = 256
         point = self.config.get("operating_point", {})
         self.min_confidence = point.get("min_confidence")
@@ -64,12 +65,19 @@ class CorrectorRestorer(Restorer):
 
     def candidates(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5):
         """For each sentence, each pointed word's top ``k`` tags: ``(word index, [(tag, p), ...])``."""
+        return [[(j, top) for j, (top, _) in sorted(tags.items())] for tags in self.tags(sentences, spans, k)]
+
+    def tags(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5) -> list[dict]:
+        """For each sentence, by pointed word index: its top ``k`` tags ``[(tag, p), ...]`` and the head's
+        probability that the word is the author's (KEEP), as ``(top, p_keep)``: what the decoder proposes
+        and its reranker reads (``repair.restore.decoder``)."""
         todo = [i for i, sp in enumerate(spans) if sp]
-        out = [[] for _ in sentences]
+        out: list[dict] = [{} for _ in sentences]
+        keep = self._keep_id
         for i, (_, probs) in zip(todo, self._distributions([sentences[i] for i in todo], [spans[i] for i in todo])):
-            for j, pj in sorted(probs.items()):
+            for j, pj in probs.items():
                 top = pj.topk(k)
-                out[i].append((j, [(self.vocab[t], float(p)) for p, t in zip(top.values, top.indices)]))
+                out[i][j] = ([(self.vocab[t], float(p)) for p, t in zip(top.values, top.indices)], float(pj[keep]))
         return out
 
     def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:

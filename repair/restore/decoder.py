@@ -8,11 +8,15 @@ from pathlib import Path
 
 from repair.backends.hf import cache_kw, cache_of, prefix_cache
 from repair.doc import Span, sigmoid
-from repair.text.segment import words
+from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
 from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, ranked
 from repair.restore.policy import refusal
 from repair.restore.rerank import RERANK_FEATURES, rerank_confidence
+
+# the corrector's choices looked up for each pointed word: the paths take the first corrector_branches
+# of them, the channel feature of every candidate reads them all
+CORRECTOR_TOP = 10
 
 
 @dataclass
@@ -31,7 +35,7 @@ class _Branch:
 
 @dataclass
 class _Path:
-    """A replacement proposed by the lexicon, to be scored by the restorer word for word."""
+    """A replacement proposed by the lexicon or the corrector, to be scored by the restorer word for word."""
 
     row: int
     prefix: int  # tokens before the replaced words (prompt + draft up to them)
@@ -42,6 +46,7 @@ class _Path:
     after: str
     copy: float  # log p of the copy path over the same stretch (the replaced words and the token after)
     copy_first: float  # log p of the first replaced token, as the copy path writes it
+    proposed: str = "lexicon"
     logp: float = 0.0
 
 
@@ -57,8 +62,12 @@ class EditDecoder(Restorer):
     later word (at most ``max_words`` words are replaced) or the end. With ``pointed_branches=k``, each
     word the detector points at but the model would copy gets branches from the model's k best other
     first tokens as well, at the first word of each detector span (the shipped operating point opens
-    some, ``repair.json``; ``pointed_branches=0`` where speed matters more). All branches of all sentences
-    are decoded together, sharing the one pass's key/value cache. A branch that never re-joins the
+    some, ``repair.json``; ``pointed_branches=0`` where speed matters more). Words the detector points at
+    may also get proposals scored word for word, teacher-forced on the same cache: the lexicon's
+    originals (``lexicon_branches``) and the corrector head's (``corrector_branches``: the head of
+    ``repair.restore.corrector`` on the detector's encoder, trained on the spinners' substitutions; its
+    probabilities are the reranker's evidence on every candidate, ``Candidate.channel``). All branches
+    of all sentences are decoded together, sharing the one pass's key/value cache. A branch that never re-joins the
     draft is dropped, so the output is always the input with a few local replacements: it cannot
     wander. An edit's confidence is the two-way posterior between the edit path and the copy path,
     ``sigmoid(log p(edit) - log p(copy) + offset)``, with a lower ``offset`` for edits the detector
@@ -73,14 +82,15 @@ class EditDecoder(Restorer):
     NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
                      "pointed_branches": 0, "pointed_at": "first", "detector_weighted": False, "reranker": None,
-                     "lexicon_branches": 0}
+                     "lexicon_branches": 0, "corrector_branches": 0}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
                  offset_lexicon: float | None = None, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
                  max_batch_tokens: int = 2048, max_branch_tokens: int = 9600,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
-                 detector_weighted: bool | None = None, lexicon_branches: int | None = None):
+                 detector_weighted: bool | None = None, lexicon_branches: int | None = None,
+                 corrector_branches: int | None = None, corrector=None):
         import torch
 
         from repair.backends.resources import model_path
@@ -107,6 +117,11 @@ class EditDecoder(Restorer):
         # at each pointed word, also score this many of the lexicon's originals of it (0: none; off in the
         # shipped operating point, measured by tune_restorer.py --lexicon: see docs/history.md)
         self.lexicon_branches = point["lexicon_branches"] if lexicon_branches is None else lexicon_branches
+        # at each pointed word, also score this many of the corrector head's originals of it (0: none), and
+        # give every candidate the head's evidence (Candidate.channel, .keep); ``corrector``: a loaded
+        # CorrectorRestorer to share (by default the shipped one, loaded on first use)
+        self.corrector_branches = point["corrector_branches"] if corrector_branches is None else corrector_branches
+        self._corrector = corrector
         self.reranker = point["reranker"]  # None: the hand rule of confidence()
         # for sentences without a document around them (one-sentence texts), where the reranker reads one
         self.reranker_alone = point.get("reranker_alone")
@@ -115,6 +130,17 @@ class EditDecoder(Restorer):
                 unknown = sorted(set(rr["features"]) - set(RERANK_FEATURES))
                 raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
         self._tuned_branches = point["pointed_branches"]
+
+    @property
+    def corrector(self):
+        """The corrector head that proposes originals (None when ``corrector_branches`` is 0)."""
+        if not self.corrector_branches:
+            return None
+        if self._corrector is None:
+            from repair.restore.corrector import CorrectorRestorer
+
+            self._corrector = CorrectorRestorer(device=self.device)
+        return self._corrector
 
     @property
     def name(self) -> str:
@@ -182,15 +208,19 @@ class EditDecoder(Restorer):
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         order = sorted(range(len(sentences)), key=lambda i: len(ids[i]))  # similar token counts pad less
         # batches of at most batch_size sentences and max_batch_tokens padded draft tokens
+        tags = [{}] * len(sentences)
+        if self.corrector is not None:
+            tags = self.corrector.tags(sentences, spans, CORRECTOR_TOP)
         for idx in bounded_groups(order, self.batch_size, self.max_batch_tokens, lambda i: len(ids[i])):
             for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx],
-                                                 [(ids[i], offsets[i]) for i in idx])):
+                                                 [(ids[i], offsets[i]) for i in idx], [tags[i] for i in idx])):
                 out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
         return out
 
     # -- one batch of sentences ---------------------------------------------------------------
-    def _batch(self, sentences, spans, encoded):
-        """``encoded``: each sentence's token ids and their character offsets (no special tokens)."""
+    def _batch(self, sentences, spans, encoded, tags):
+        """``encoded``: each sentence's token ids and their character offsets (no special tokens);
+        ``tags``: each sentence's corrector choices by pointed word (:meth:`CorrectorRestorer.tags`)."""
         from repair.backends.seq2seq import word_offsets
 
         drafts = []  # per sentence: draft token ids, their character spans, its words, where words start
@@ -199,10 +229,10 @@ class EditDecoder(Restorer):
             drafts.append((ids, word_offsets(s, offsets), ws, {w.start for w in ws}))
         cache, logp, mask = self._first_pass(drafts)
         branches: list[_Branch] = []
-        proposals: list[_Path] = []  # the lexicon's originals at pointed words, scored word for word
+        proposals: list[_Path] = []  # the lexicon's and the corrector's originals at pointed words
         for row, draft in enumerate(drafts):
             if draft[0]:
-                opened, paths = self._open(row, sentences[row], draft, logp[row], spans[row])
+                opened, paths = self._open(row, sentences[row], draft, logp[row], spans[row], tags[row])
                 branches += opened
                 proposals += paths
         # grouped by the length of what they see, so that each group's cache is cut short (see prefix_cache)
@@ -222,7 +252,7 @@ class EditDecoder(Restorer):
             cand = self._from_path(pa, sentences[pa.row], spans[pa.row], out[pa.row])
             if cand is not None:
                 out[pa.row].append(cand)
-        return [ranked(cands) for cands in out]
+        return [ranked([_with_channel(c, drafts[row][2], tags[row]) for c in cands]) for row, cands in enumerate(out)]
 
     def _first_pass(self, drafts):
         """One forward pass over ``BOS prompt SEP draft`` for every sentence: its key/value cache, the
@@ -248,9 +278,9 @@ class EditDecoder(Restorer):
             flat = torch.log_softmax(self.model.lm_head(hidden).float(), -1).cpu()
         return cache_of(res), list(flat.split([len(d) + 1 for d, *_ in drafts])), mask
 
-    def _open(self, row: int, sentence: str, draft, logp, spans) -> tuple[list["_Branch"], list["_Path"]]:
+    def _open(self, row: int, sentence: str, draft, logp, spans, tags) -> tuple[list["_Branch"], list["_Path"]]:
         """The branches to grow in one sentence (where the model prefers another word than the draft by
-        ``margin``, then at the words the detector points at) and the lexicon's paths to score."""
+        ``margin``, then at the words the detector points at) and the lexicon's and corrector's paths to score."""
         from repair.backends.seq2seq import END_ID
 
         d, offs, ws, _ = draft
@@ -273,8 +303,12 @@ class EditDecoder(Restorer):
                 continue
             seen.add(k)
             branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, []))
-        if not spans or not (self.pointed_branches or self.lexicon_branches):
+        if not spans or not (self.pointed_branches or self.lexicon_branches or tags):
             return branches, proposals
+        for k in sorted(tags):  # the corrector's originals at every word it looked at (all pointed words)
+            first = token_at.get(ws[k].start)
+            if first is not None:
+                proposals += self._corrector_paths(row, k, first, sentence, draft, p0, copy_lp, tags)
         # words the detector points at but the model would copy: open branches with the model's best
         # other first tokens; each edit must still beat the copy path on confidence, and the most
         # confident of a word's edits is kept
@@ -310,8 +344,8 @@ class EditDecoder(Restorer):
                          forced=br.forced is not None, span_start=sp is not None and any(p.start == start for p in sp))
 
     def _from_path(self, pa: "_Path", sent: str, sp, model: list[Candidate]) -> Candidate | None:
-        """The candidate a scored lexicon path proposes (None: nothing to replace, refused, or one of the
-        model's candidates ``model`` proposes it too)."""
+        """The candidate a scored path proposes (None: nothing to replace, refused, or one of the
+        candidates in ``model`` proposes it too)."""
         minimal = minimal_edit(sent, pa.start, pa.end, pa.after)
         if minimal is None or refusal(sent, *minimal) or any(
                 (c.start, c.end, c.after.lower()) == (minimal[0], minimal[1], minimal[2].lower()) for c in model):
@@ -319,8 +353,8 @@ class EditDecoder(Restorer):
         start, end, after = minimal
         scores = [p.score for p in sp if p.start < end and start < p.end]
         return Candidate(start, end, sent[start:end], after, pa.logp - pa.copy, _share(pa.logp, pa.copy_first),
-                         max(scores) if scores else None, True, forced=True,
-                         span_start=any(p.start == start for p in sp), proposed="lexicon")
+                         max(scores) if scores else None, pa.proposed == "lexicon" or self.justified(sent[start:end], after),
+                         forced=True, span_start=any(p.start == start for p in sp), proposed=pa.proposed)
 
     def _lexicon_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
                        first_logp) -> list["_Path"]:
@@ -330,12 +364,10 @@ class EditDecoder(Restorer):
         there (``first_logp``, from the one pass, costs nothing) are kept, to be scored word for word
         (:meth:`_score_paths`)."""
         from repair.text.lexicon import MAX_PHRASE
-        from repair.backends.seq2seq import END_ID
 
         if not self.lexicon_branches or self.lexicon is None:
             return []
-        d, offs, ws, word_starts = draft
-        lead = " " if ws[k].start > 0 and sentence[ws[k].start - 1].isspace() else ""
+        ws = draft[2]
         out = []
         for n in range(1, min(MAX_PHRASE, len(ws) - k) + 1):
             start, end = ws[k].start, ws[k + n - 1].end
@@ -343,22 +375,64 @@ class EditDecoder(Restorer):
             if n > 1 and key != " ".join(w.text for w in ws[k:k + n]):
                 break  # a phrase is single-spaced words, as the lexicon writes its keys
             originals = [c for c in self.lexicon.candidates(key) if c.lower() != key.lower()]
-            # the draft token that follows the replaced words must begin where they end
-            rejoin = next((j for j in range(first, len(d)) if offs[j][0] >= end), len(d))
-            if not originals or any(offs[j][1] > end for j in range(first, rejoin)) or (
-                    rejoin < len(d) and not _joins(sentence, offs[rejoin][0], word_starts)):
-                continue
-            after_token = d[rejoin] if rejoin < len(d) else END_ID
-            copy = sum(copy_lp[first:rejoin + 1])
-            for cand in originals:
-                if key[:1].isupper():
-                    cand = cand[:1].upper() + cand[1:]
-                tokens = self.tokenizer(lead + cand, add_special_tokens=False)["input_ids"]
-                if tokens:
-                    out.append(_Path(row, p0 + first, first, [*tokens, after_token], start, end, cand, copy,
-                                     copy_lp[first]))
+            if key[:1].isupper():
+                originals = [c[:1].upper() + c[1:] for c in originals]
+            out += self._paths(row, k, n, first, sentence, draft, p0, copy_lp, originals, "lexicon")
         out.sort(key=lambda pa: -first_logp[pa.tokens[0]].item())  # stable: lexicon order among equals
         return out[:self.lexicon_branches]
+
+    def _corrector_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
+                         tags: dict) -> list["_Path"]:
+        """The paths that replace word ``k`` with each of the corrector head's first ``corrector_branches``
+        originals of it; where the head would delete the words after it ("got here" -> came, delete),
+        the replacement covers them too. Where the head would rewrite the words after it as well, one
+        more path replaces the whole run with its first choices ("information convention" -> "news
+        conference"), so that adjacent words are decided together."""
+        from repair.backends.corrector import DELETE, KEEP
+
+        ws = draft[2]
+        top = lambda j: tags[j][0][0][0] if j in tags else KEEP  # the head's first choice at word j
+        # a replacement may cover the next word only across white space (never a comma or a quote)
+        joined = lambda j: j < len(ws) and j - k < self.max_words and not sentence[ws[j - 1].end:ws[j].start].strip()
+        n = 1
+        while joined(k + n) and top(k + n) == DELETE:
+            n += 1
+        originals = [match_case(ws[k].text, tag) for tag, _ in tags[k][0] if tag not in (KEEP, DELETE)]
+        originals = [o for o in originals[:self.corrector_branches] if o.lower() != ws[k].text.lower()]
+        out = self._paths(row, k, n, first, sentence, draft, p0, copy_lp, originals, "corrector")
+        if top(k) in (KEEP, DELETE) or (k > 0 and top(k - 1) != KEEP):
+            return out  # a run is proposed once, from its first rewritten word
+        run = 1
+        while joined(k + run) and top(k + run) != KEEP:
+            run += 1
+        rewritten = [match_case(ws[j].text, top(j)) for j in range(k, k + run) if top(j) != DELETE]
+        if run > n and len(rewritten) > 1:
+            out += self._paths(row, k, run, first, sentence, draft, p0, copy_lp, [" ".join(rewritten)], "corrector")
+        return out
+
+    def _paths(self, row: int, k: int, n: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
+               originals: list[str], proposed: str) -> list["_Path"]:
+        """Paths that replace words ``k`` .. ``k + n - 1`` with each of ``originals``, each followed by the
+        draft token it re-joins (none where no draft token begins where the words end)."""
+        from repair.backends.seq2seq import END_ID
+
+        d, offs, ws, word_starts = draft
+        start, end = ws[k].start, ws[k + n - 1].end
+        # the draft token that follows the replaced words must begin where they end
+        rejoin = next((j for j in range(first, len(d)) if offs[j][0] >= end), len(d))
+        if not originals or any(offs[j][1] > end for j in range(first, rejoin)) or (
+                rejoin < len(d) and not _joins(sentence, offs[rejoin][0], word_starts)):
+            return []
+        lead = " " if start > 0 and sentence[start - 1].isspace() else ""
+        after_token = d[rejoin] if rejoin < len(d) else END_ID
+        copy = sum(copy_lp[first:rejoin + 1])
+        out = []
+        for cand in originals:
+            tokens = self.tokenizer(lead + cand, add_special_tokens=False)["input_ids"]
+            if tokens:
+                out.append(_Path(row, p0 + first, first, [*tokens, after_token], start, end, cand, copy,
+                                 copy_lp[first], proposed))
+        return out
 
     def _score_paths(self, paths: list["_Path"], cache, logp, mask) -> None:
         """log p of each path's tokens after its prefix, teacher-forced in one pass over the shared cache."""
@@ -472,6 +546,16 @@ def bounded_groups(items: list, size: int, budget: int, length) -> list[list]:
             cur = []
         cur.append(it)
     return groups + ([cur] if cur else [])
+
+
+def _with_channel(c: Candidate, ws, tags: dict) -> Candidate:
+    """``c`` with the corrector head's evidence at its first word (see :attr:`Candidate.channel`)."""
+    k = next((k for k, w in enumerate(ws) if w.start <= c.start < w.end), None)
+    if k not in tags:
+        return c
+    top, keep = tags[k]
+    first = c.after.split()[0].lower() if c.after.split() else ""
+    return replace(c, channel=next((p for tag, p in top if tag.lower() == first), 0.0), keep=keep)
 
 
 def _joins(sentence: str, at: int, word_starts: set[int]) -> bool:

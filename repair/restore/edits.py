@@ -36,7 +36,11 @@ class Candidate:
     (:func:`repair.doc.context_scores`; spinners spin whole articles, so a sentence among spun ones is
     likelier spun); None when the sentence has no context (a text of one sentence). ``proposed``: who
     proposed the replacement, ``"model"`` (a branch the restorer generated) or ``"lexicon"`` (an original
-    the lexicon lists for the pointed words, scored by the restorer word for word)."""
+    the lexicon lists for the pointed words, scored by the restorer word for word) or ``"corrector"`` (one
+    of the corrector head's originals for a pointed word). ``channel``: the corrector head's probability
+    of the replacement's first word at the edit's first word (0.0 when it is not among the head's top
+    choices; None when the head did not look: no corrector, or a word the detector does not point at);
+    ``keep``: the head's probability that that word is the author's own."""
 
     start: int
     end: int
@@ -52,6 +56,8 @@ class Candidate:
     sentence: float = 1.0
     document: float | None = None
     proposed: str = "model"
+    channel: float | None = None
+    keep: float | None = None
 
 
 def ranked(cands: list[Candidate]) -> list[Candidate]:

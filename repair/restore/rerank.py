@@ -2,6 +2,8 @@
 (``operating_point.reranker`` in the restorer's ``repair.json``, fitted by ``scripts/tune_restorer.py``)."""
 from __future__ import annotations
 
+import math
+
 from repair.doc import sigmoid
 from repair.text.protect import zipf
 from repair.restore.edits import Candidate
@@ -11,7 +13,7 @@ from repair.restore.edits import Candidate
 RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
                    "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document",
-                   "from_lexicon")
+                   "from_lexicon", "from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
 
 
 def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
@@ -24,7 +26,9 @@ def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
         float(c.lexicon), float(c.forced), float(c.span_start), float(c.rank == 0), float(min(c.rank, 5)),
         zb, za, za - zb, float(len(b)), float(len(a)), float(any(w[:1].isupper() for w in b)),
         c.sentence, c.sentence * float(c.pointed is None), c.document or 0.0, float(c.document is None),
-        float(c.proposed == "lexicon"))))
+        float(c.proposed == "lexicon"), float(c.proposed == "corrector"), c.channel or 0.0,
+        math.log(max(c.channel or 0.0, 1e-4)) if c.channel is not None else 0.0, c.keep or 0.0,
+        float(c.channel is None))))
     return [values[n] for n in names]
 
 

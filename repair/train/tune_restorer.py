@@ -84,10 +84,42 @@ def decode(rep, recs):
 
 def at(rows, mode: str):
     """The rows as a narrower decode would have given them: branches at the first span word only (mode
-    "first", from an "all" decode), without the lexicon's proposals (unless the mode ends "+lexicon")."""
-    pointed_at, _, lexicon = mode.partition("+")
-    keep = lambda c: (pointed_at == "all" or not c.forced or c.span_start) and (lexicon or c.proposed != "lexicon")
-    return [(r, s, ranked([c for c in cands if keep(c)])) for r, s, cands in rows]
+    "first", from an "all" decode), without the lexicon's proposals (unless the mode has "+lexicon") and
+    without the corrector's proposals and evidence (unless it has "+corrector")."""
+    pointed_at, *extra = mode.split("+")
+    keep = lambda c: ((pointed_at == "all" or not c.forced or c.span_start)
+                      and (c.proposed == "model" or c.proposed in extra))
+    bare = (lambda c: c) if "corrector" in extra else (lambda c: replace(c, channel=None, keep=None))
+    return [(r, s, ranked([bare(c) for c in cands if keep(c)])) for r, s, cands in rows]
+
+
+def coverage(rows, spinners) -> None:
+    """Candidate recall: the share of gold edits (canonical) among the candidates, per spinner, of each
+    source (the restorer's own branches, the lexicon's and the corrector's proposals) and of all of them
+    together; it caps the recall any confidence rule can reach."""
+    sources = sorted({c.proposed for _, _, cands in rows for c in cands})
+    found = {(sp, src): 0 for sp in spinners for src in [*sources, "all"]}
+    gold_n = dict.fromkeys(spinners, 0)
+    for r, _, cands in rows:
+        if r["spinner"] not in gold_n:
+            continue
+        gold = canonical([(g["start"], g["end"], g["original"]) for g in r["edits"]], r["spun"])
+        gold_n[r["spinner"]] += len(gold)
+        by = {src: set() for src in sources}
+        for c in cands:
+            by[c.proposed] |= canonical([(c.start, c.end, c.after)], r["spun"])
+        for src in sources:
+            found[r["spinner"], src] += len(gold & by[src])
+        found[r["spinner"], "all"] += len(gold & set().union(*by.values()))
+    print("candidate recall (gold edits among the candidates), held-out tune sentences\n")
+    print("| source | " + " | ".join(spinners) + " |")
+    print("|" + "---|" * (len(spinners) + 1))
+    for src in [*sources, "all"]:
+        print(f"| {src} | " + " | ".join(f"{found[sp, src] / max(gold_n[sp], 1):.3f}" for sp in spinners) + " |")
+    print()
+
+
+CHANNEL_FEATURES = ("from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
 
 
 def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES) -> dict:
@@ -186,6 +218,8 @@ def main():
                     help="decode with branches at every word of a detector span (all: both are measured)")
     ap.add_argument("--lexicon", type=int, default=0, help="score N of the lexicon's originals at each pointed word too "
                     "(those whose first token the restorer finds likeliest; measured with and without them)")
+    ap.add_argument("--corrector", type=int, default=0, help="score N of the corrector head's originals at each pointed "
+                    "word too, and give the reranker the head's evidence (measured with and without them)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
@@ -203,10 +237,11 @@ def main():
     rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
-    dec.lexicon_branches = args.lexicon
+    dec.lexicon_branches, dec.corrector_branches = args.lexicon, args.corrector
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
            args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
     key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
+    key += ("corrector", args.corrector) if args.corrector else ()
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
@@ -218,8 +253,10 @@ def main():
     rows = with_context(rows, context, calibration)
     fit_rows = with_context(fit_rows, context, calibration, args.no_context, args.seed)
     spinners = sorted({r["spinner"] for r, _, _ in rows} - {"none"})
+    coverage(rows, spinners)
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
     modes += [m + "+lexicon" for m in modes] if args.lexicon else []
+    modes += [m + "+corrector" for m in modes] if args.corrector else []
     rules = [(off, bonus, weighted) for off, bonus, weighted in
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
              if not args.skip_rules]
@@ -227,7 +264,9 @@ def main():
     variants = {"": features}  # name suffix -> the features its rerankers read
     if args.compare_without:
         variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
-    rerankers = {(mode, f"{w:g}{v}"): fit_reranker(at(fit_rows, mode), w, features=feats)
+    # a mode without the corrector has no channel evidence: its rerankers do not read it
+    mode_features = lambda mode, feats: [f for f in feats if "corrector" in mode or f not in CHANNEL_FEATURES]
+    rerankers = {(mode, f"{w:g}{v}"): fit_reranker(at(fit_rows, mode), w, features=mode_features(mode, feats))
                  for mode in modes for w in args.clean_weights for v, feats in variants.items() if fit_rows}
     results = []
     for mode in modes:
@@ -279,7 +318,8 @@ def main():
         config = json.loads(path.read_text())
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
                  "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
-                 "lexicon_branches": args.lexicon if mode.endswith("+lexicon") else 0}
+                 "lexicon_branches": args.lexicon if "+lexicon" in mode else 0,
+                 "corrector_branches": args.corrector if "+corrector" in mode else 0}
         if name[0] == "reranker":
             point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
                       "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
