@@ -477,6 +477,26 @@ def test_candidates_carry_the_sentence_score(decoder):
     assert {c.document for c in in_doc} == {0.8} and {c.document for c in given} == {None}
 
 
+def _with_and_without(decoder, text: str, phrase: str, setting: str, n: int):
+    """The candidates of ``text`` with a detector span on ``phrase`` (no model branches at it), with the
+    decoder's ``setting`` at ``n`` and at 0."""
+    from repair.doc import Span
+
+    start = text.index(phrase)
+    span = [Span(start, start + len(phrase), 0.9, phrase)]
+    saved = getattr(decoder, setting), decoder.pointed_branches
+    try:
+        decoder.pointed_branches = 0
+        setattr(decoder, setting, n)
+        (cands,) = decoder.candidates_many([text], [span])
+        setattr(decoder, setting, 0)
+        (without,) = decoder.candidates_many([text], [span])
+    finally:
+        setattr(decoder, setting, saved[0])
+        decoder.pointed_branches = saved[1]
+    return cands, without
+
+
 def test_lexicon_proposals_are_scored_as_a_full_pass_scores_them(decoder):
     """With ``lexicon_branches``, each pointed word also gets (at most that many of) the lexicon's
     originals of it as candidates (``proposed == "lexicon"``), justified by the lexicon, and their log-likelihood ratio
@@ -484,21 +504,12 @@ def test_lexicon_proposals_are_scored_as_a_full_pass_scores_them(decoder):
     teacher-forced scoring changes nothing)."""
     import torch
 
-    from repair.doc import Span
     from repair.backends.lm import BOS_ID
     from repair.backends.seq2seq import SEP_ID
 
     text = "The struggle in the region went on for years."
     start = text.index("struggle")
-    span = [Span(start, start + len("struggle"), 0.9, "struggle")]
-    saved = decoder.lexicon_branches, decoder.pointed_branches
-    try:
-        decoder.lexicon_branches, decoder.pointed_branches = 4, 0
-        (cands,) = decoder.candidates_many([text], [span])
-        decoder.lexicon_branches = 0
-        (without,) = decoder.candidates_many([text], [span])
-    finally:
-        decoder.lexicon_branches, decoder.pointed_branches = saved
+    cands, without = _with_and_without(decoder, text, "struggle", "lexicon_branches", 4)
     assert not any(c.proposed == "lexicon" for c in without)
     proposed = [c for c in cands if c.proposed == "lexicon"]
     listed = set(decoder.lexicon.candidates("struggle"))
@@ -559,14 +570,7 @@ def test_corrector_proposals_and_evidence(decoder):
     text = "Secretary of State Antony J. Blinken got here to Central Asia on Monday."
     start = text.index("got here")
     span = [Span(start, start + len("got here"), 0.95, "got here")]
-    saved = decoder.corrector_branches, decoder.pointed_branches
-    try:
-        decoder.corrector_branches, decoder.pointed_branches = 3, 0
-        (cands,) = decoder.candidates_many([text], [span])
-        decoder.corrector_branches = 0
-        (without,) = decoder.candidates_many([text], [span])
-    finally:
-        decoder.corrector_branches, decoder.pointed_branches = saved
+    cands, without = _with_and_without(decoder, text, "got here", "corrector_branches", 3)
     assert not any(c.proposed == "corrector" for c in without)
     assert all(c.channel is None and c.keep is None for c in without)
     came = [c for c in cands if (c.start, c.end, c.after) == (start, start + len("got here"), "came")]
