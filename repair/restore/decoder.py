@@ -2,6 +2,7 @@
 wander (see :class:`EditDecoder`)."""
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -252,7 +253,8 @@ class EditDecoder(Restorer):
             cand = self._from_path(pa, sentences[pa.row], spans[pa.row], out[pa.row])
             if cand is not None:
                 out[pa.row].append(cand)
-        return [ranked([_with_channel(c, drafts[row][2], tags[row]) for c in cands]) for row, cands in enumerate(out)]
+        return [ranked([_with_channel(c, [w.start for w in drafts[row][2]], tags[row]) for c in cands])
+                for row, cands in enumerate(out)]
 
     def _first_pass(self, drafts):
         """One forward pass over ``BOS prompt SEP draft`` for every sentence: its key/value cache, the
@@ -548,9 +550,10 @@ def bounded_groups(items: list, size: int, budget: int, length) -> list[list]:
     return groups + ([cur] if cur else [])
 
 
-def _with_channel(c: Candidate, ws, tags: dict) -> Candidate:
-    """``c`` with the corrector head's evidence at its first word (see :attr:`Candidate.channel`)."""
-    k = next((k for k, w in enumerate(ws) if w.start <= c.start < w.end), None)
+def _with_channel(c: Candidate, starts: list[int], tags: dict) -> Candidate:
+    """``c`` with the corrector head's evidence at its first word (see :attr:`Candidate.channel`);
+    ``starts``: where the sentence's words start (an edit starts at a word's start)."""
+    k = bisect.bisect_right(starts, c.start) - 1
     if k not in tags:
         return c
     top, keep = tags[k]

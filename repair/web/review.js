@@ -9,6 +9,8 @@
   const state = { points: [], result: null, edits: [], current: -1, name: "text.txt" };
 
   const slice = (a, b) => state.points.slice(a, b).join("");
+  const applied = (e) => e.decision === "accepted" || e.decision === "changed";  // in the reviewed text
+  const tally = () => Object.fromEntries(DECISIONS.map((d) => [d, state.edits.filter((e) => e.decision === d).length]));
   const pct = (p) => Math.round(p * 100) + "%";
 
   function el(tag, cls, text) {
@@ -157,7 +159,7 @@
       li.addEventListener("click", () => focus(e.index));
       return li;
     }));
-    const n = Object.fromEntries(DECISIONS.map((d) => [d, state.edits.filter((e) => e.decision === d).length]));
+    const n = tally();
     $("counts").textContent = `${n.accepted + n.changed} accepted · ${n.rejected} rejected · ${n.pending} pending`;
   }
 
@@ -220,7 +222,7 @@
   function reviewed() {
     let out = "", pos = 0;
     for (const e of state.edits) {
-      if (e.decision !== "accepted" && e.decision !== "changed") continue;
+      if (!applied(e)) continue;
       out += slice(pos, e.start) + e.final;
       pos = e.end;
     }
@@ -233,10 +235,10 @@
       signature: state.result.signature,
       reviewed_at: new Date().toISOString(),
       input_length: state.points.length,
-      summary: Object.fromEntries(DECISIONS.map((d) => [d, state.edits.filter((e) => e.decision === d).length])),
+      summary: tally(),
       edits: state.edits.map((e) => ({
         start: e.start, end: e.end, before: e.before, proposed: e.after, confidence: e.confidence,
-        decision: e.decision, text: e.decision === "accepted" || e.decision === "changed" ? e.final : e.before,
+        decision: e.decision, text: applied(e) ? e.final : e.before,
       })),
     };
   }
