@@ -12,10 +12,20 @@ MAX_CHARS = MAX_BYTES  # the longest document the library and `repair batch` tak
 # per piece grows faster than its length (its branches re-read the piece): 500 rather than 1,000 fixed
 # 20 KB without full stops in 52 s instead of 87 s (same edits within 2), and real sentences stay whole
 MAX_SENTENCE_CHARS = 500
+# the restorer is given this many sentences at a time (their candidates are held together; candidates
+# do not depend on batching, their scores only to rounding), so a long text's memory stays bounded
+RESTORE_CHUNK = 256
 
 # -- defaults for components that ship no operating point of their own -------------------------
 DEFAULT_THRESHOLD = 0.5  # flag a sentence scoring at least this (v0, a caller's own detector)
 DEFAULT_MIN_CONFIDENCE = 0.85  # withhold edits less confident than this (v0, a caller's own restorer)
+
+# -- numbers ------------------------------------------------------------------------------------
+# the number format of the restorer's language model: "auto" (bfloat16 where the hardware computes it
+# natively, else float32; see repair.backends.hf.float_dtype), "fp32" or "bf16"; the environment
+# variable REPAIR_PRECISION overrides it, Repairer(precision=...) overrides both
+PRECISION = "auto"
+PRECISIONS = ("auto", "fp32", "bf16")
 
 # -- batch jobs -------------------------------------------------------------------------------
 CHUNK_SIZE = 256  # documents per resumable unit of work
@@ -44,3 +54,13 @@ def restore_floor(given: float | None, restorer, threshold: float) -> float:
     if given is not None:
         return given
     return threshold if restorer.restore_threshold is None else restorer.restore_threshold
+
+
+def precision(given: str | None) -> str:
+    """The restorer's number format: ``given``, else ``$REPAIR_PRECISION``, else :data:`PRECISION`."""
+    import os
+
+    chosen = given or os.environ.get("REPAIR_PRECISION") or PRECISION
+    if chosen not in PRECISIONS:
+        raise ValueError(f"unknown precision {chosen!r} ({', '.join(PRECISIONS)})")
+    return chosen

@@ -31,7 +31,7 @@ class Repairer:
                  detector: str | Detector = "default", device: str = "cpu", lm=None,
                  lexicon: Lexicon | None = None, segmenter: Segmenter | None = None, max_chars: int = config.MAX_CHARS,
                  int8: bool = False, restorer: str | Restorer = "default",
-                 restore_threshold: float | None = None):
+                 restore_threshold: float | None = None, precision: str | None = None):
         """``detector`` and ``restorer``: a name from :mod:`repair.registry` (``repair.registry.detectors.describe()``
         lists them: ``"default"``, ``"fast"``, ``"v0"``) or a component of your own (see
         :class:`repair.detect.Detector`, :class:`repair.restore.Restorer`). The restorer is loaded on the
@@ -40,7 +40,9 @@ class Repairer:
         confident are withheld (default: the restorer's tuned operating point). ``fix`` restores the
         flagged sentences, and with ``restore_threshold`` every sentence scoring at least that (0: all of
         them; the restorer finds spun words the detector missed, at a cost in speed). ``int8`` quantizes
-        the encoder detector (faster, slightly less accurate; for corpora). ``lm``, ``lexicon``,
+        the encoder detector (faster, slightly less accurate; for corpora). ``precision``: the number format
+        of the restorer's language model, ``"auto"`` (bfloat16 where the hardware computes it natively,
+        else float32), ``"fp32"`` or ``"bf16"`` (default: ``$REPAIR_PRECISION``, else ``"auto"``). ``lm``, ``lexicon``,
         ``segmenter``: shared models to use instead of loading the default ones."""
         self.min_confidence = min_confidence
         self.restore_threshold = restore_threshold
@@ -49,6 +51,7 @@ class Repairer:
         self._restorer_choice = restorer
         self.max_chars = max_chars
         self.device, self.int8 = device, int8
+        self.precision = config.precision(precision)
         self.segmenter = segmenter or default_segmenter()
         self._lexicon, self._lm = lexicon, lm
         self._lock = threading.Lock()  # torch modules are not re-entrant on every backend
@@ -178,12 +181,14 @@ class Repairer:
         # sentences are chosen by the score a check shows (weighed with their document's), so every
         # flagged sentence is restored; the restorer reads their own score and the document's
         todo = [(d, k, s) for d, sents in enumerate(docs) for k, s in enumerate(sents) if s.score >= floor]
-        local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in todo]
-        with self._lock:
-            proposed = restorer.restore_many([s.text for *_, s in todo], local, [s.alone for *_, s in todo],
-                                             [context[d][k] for d, k, _ in todo])
         edits: list[list[Edit]] = [[] for _ in texts]
-        for (d, _, sent), props in zip(todo, proposed):
-            edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
+        # config.RESTORE_CHUNK sentences at a time: a long text's candidates are held for one chunk only
+        for part in (todo[k:k + config.RESTORE_CHUNK] for k in range(0, len(todo), config.RESTORE_CHUNK)):
+            local = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for *_, s in part]
+            with self._lock:
+                proposed = restorer.restore_many([s.text for *_, s in part], local, [s.alone for *_, s in part],
+                                                 [context[d][k] for d, k, _ in part])
+            for (d, _, sent), props in zip(part, proposed):
+                edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
         sig = self.signature(threshold, min_conf, floor)
         return [Result(t, apply_edits(t, e), s, e, sig) for t, s, e in zip(texts, docs, edits)]

@@ -133,6 +133,13 @@ def test_failed_run_leaves_no_output_file(tmp_path):
     assert res.exit_code == 2 and list(tmp_path.iterdir()) == [bad]
 
 
+def test_bad_precision_in_the_environment_is_one_line(tmp_path):
+    (tmp_path / "a.txt").write_text("The cat sat on the mat.\n")
+    out = runner.invoke(app, ["check", str(tmp_path / "a.txt")], env={"REPAIR_PRECISION": "half"})
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert out.output.strip().splitlines() == ["error: REPAIR_PRECISION: unknown precision 'half' (auto, fp32, bf16)"]
+
+
 def test_closed_standard_input_is_one_line(tmp_path):
     import os
     import subprocess

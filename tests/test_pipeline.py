@@ -175,7 +175,7 @@ def test_the_documents_score_weighs_in_and_must_match_the_texts(repairer):
 def test_every_sentence_a_check_flags_goes_to_the_restorer(repairer, monkeypatch):
     """Sentences are chosen for restoration by the score ``check`` shows, weighed with their document's:
     in an article that scores as spun, a sentence whose own words score below the restore floor is
-    flagged and restored; in a clean one it is left alone without a decode."""
+    flagged and restored; in a clean one it is left alone: the restorer is not called."""
     text = "The company reported higher profits this year."
     given = []
     restore_many = repairer.restorer.restore_many
@@ -185,7 +185,7 @@ def test_every_sentence_a_check_flags_goes_to_the_restorer(repairer, monkeypatch
     assert clean.sentences[0].score < repairer.restore_floor
     repairer.fix_many([text], document_scores=[0.99])
     repairer.fix_many([text], document_scores=[0.01])
-    assert given == [[text], []]
+    assert given == [[text]]
 
 
 def test_library_refuses_what_is_not_text_with_one_line(repairer):

@@ -1,6 +1,27 @@
-"""Shims over the installed transformers: the key/value cache under either name it has had, and a
-group's cut of one pass's cache."""
+"""Shims over the installed torch and transformers: the number format a model runs in, the key/value
+cache under either name it has had, and a group's cut of one pass's cache."""
 from __future__ import annotations
+
+def float_dtype(precision: str, device: str = "cpu"):
+    """The torch dtype a model runs in for ``precision``: ``fp32``, ``bf16``, or ``auto``: bfloat16 where
+    the hardware computes it natively (a CUDA GPU that supports it; a CPU with AVX-512 BF16 or AMX, where
+    the restorer runs about 1.5x faster and holds half the memory, its edits within rounding of float32's:
+    ``docs/benchmarks.md``), else float32 (emulated bfloat16 is slower than float32)."""
+    import torch
+
+    from repair.config import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    cpu = getattr(torch, "cpu", None)
+    native = any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return torch.bfloat16 if device == "cpu" and native else torch.float32
 
 
 def prefix_cache(cache, mask, items):

@@ -73,8 +73,9 @@ def prompt_ids(tokenizer, spun: str) -> list[int]:
     return [BOS_ID, *tokenizer(spun, add_special_tokens=False)["input_ids"], SEP_ID]
 
 
-def load_restorer(adapter_dir: Path, device: str = "cpu"):
-    """SmolLM2 with the shipped LoRA delta merged in (inference runs at the base model's speed)."""
+def load_restorer(adapter_dir: Path, device: str = "cpu", dtype=None):
+    """SmolLM2 with the shipped LoRA delta merged in (inference runs at the base model's speed), in
+    ``dtype`` (merged in float32 first; default float32)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -88,4 +89,4 @@ def load_restorer(adapter_dir: Path, device: str = "cpu"):
         base = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)
         model = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     config = json.loads((adapter_dir / "repair.json").read_text()) if (adapter_dir / "repair.json").exists() else {}
-    return tokenizer, model.to(device).eval(), config
+    return tokenizer, model.to(device=device, dtype=dtype or torch.float32).eval(), config

@@ -76,6 +76,10 @@ def version_callback(value: bool) -> None:
 def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                       help="Show the version and exit.")) -> None:
     """Find and undo spun content."""
+    try:
+        config.precision(None)  # a bad $REPAIR_PRECISION ends here, in one line, before any work
+    except ValueError as e:
+        fail(f"REPAIR_PRECISION: {e}", 2)
 
 
 FileArg = typer.Argument(..., help="A UTF-8 text file, or - for standard input.", show_default=False)

@@ -8,6 +8,8 @@ from repair.detect.base import ContextCalibration, Detector, SentenceEvidence
 from repair.doc import Span, sigmoid
 from repair.text.segment import Token
 
+CHUNK = 1024  # sentences whose words are held at once (16 batches of 64)
+
 
 class EncoderDetector(Detector):
     """Detection v1: a replaced-token detector (LoRA-tuned all-MiniLM-L6-v2 with a word head).
@@ -86,6 +88,15 @@ class EncoderDetector(Detector):
         return out
 
     def detect(self, sentences: list[str]) -> list[SentenceEvidence]:
+        """Each sentence's evidence, computed :data:`CHUNK` sentences at a time: a long document's words
+        and tokens are held for one chunk only, so memory stays flat however long the input (the
+        batches of similar length are made within each chunk)."""
+        out: list[SentenceEvidence] = []
+        for k in range(0, len(sentences), CHUNK):
+            out += self._detect(sentences[k:k + CHUNK])
+        return out
+
+    def _detect(self, sentences: list[str]) -> list[SentenceEvidence]:
         out = []
         for sentence, (toks, logits) in zip(sentences, self.word_logits(sentences)):
             finite = [z for z in logits if z != float("-inf")]

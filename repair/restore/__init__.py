@@ -21,7 +21,7 @@ from repair import registry
 @registry.restorers.register("default", help="smollm2-restorer-v1, the trained restorer, with branches at the "
                                              "words the detector points at")
 def _default(repairer) -> EditDecoder:
-    return EditDecoder(device=repairer.device, lexicon=repairer.lexicon)
+    return EditDecoder(device=repairer.device, lexicon=repairer.lexicon, precision=repairer.precision)
 
 
 @registry.restorers.register("fast", help="minilm-corrector-v1, the corrector head on the detector's encoder "

@@ -91,14 +91,17 @@ class EditDecoder(Restorer):
                  max_batch_tokens: int = 2048, max_branch_tokens: int = 9600,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None,
-                 corrector_branches: int | None = None, corrector=None):
+                 corrector_branches: int | None = None, corrector=None, precision: str = "auto"):
         import torch
 
+        from repair.backends.hf import float_dtype
         from repair.backends.resources import model_path
         from repair.backends.seq2seq import load_restorer
 
         self.torch = torch
-        self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device)
+        self.dtype = float_dtype(precision, device)  # "auto": bfloat16 where the hardware has it
+        self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device,
+                                                                self.dtype)
         self.device = device
         # the operating point tune_restorer chose for these weights (arguments given here override it;
         # Repairer(min_confidence=...) overrides the minimum confidence)
@@ -145,10 +148,10 @@ class EditDecoder(Restorer):
 
     @property
     def name(self) -> str:
-        """For signatures: decoding with other pointed branches than the tuned ones is another system."""
-        if self.pointed_branches == self._tuned_branches:
-            return self.NAME
-        return f"{self.NAME}-branches{self.pointed_branches}"
+        """For signatures: decoding with other pointed branches than the tuned ones, or in bfloat16, is
+        another system."""
+        name = self.NAME if self.pointed_branches == self._tuned_branches else f"{self.NAME}-branches{self.pointed_branches}"
+        return name + ("-bf16" if self.dtype == self.torch.bfloat16 else "")
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
         return self.restore_many([sentence], [spans])[0]

@@ -312,8 +312,10 @@ def main():
     ap.add_argument("--bench", default=str(ROOT.parent / "shared" / "data" / "eval" / "devbench.jsonl"))
     ap.add_argument("--per-spinner", type=int, default=100, help="sentences per spinner (0 = all)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,fast,detector,fast-detector,fast-int8-detector",
+    ap.add_argument("--configs", default="identity,lexicon-only,v0,free,default,default-fp32,fast,detector,fast-detector,"
+                                         "fast-int8-detector",
                     help="identity, lexicon-only, v0 (v0 detector + v0 restorer), default (the default Repairer), "
+                         "default-fp32 (the same with the restorer in float32: Repairer(precision='fp32')), "
                          "detector (default detector alone, on every sentence of the benchmark), fast-detector (the same "
                          "for Repairer(detector='fast')), fast-int8-detector (the same, quantized: repair batch --detector fast --int8), "
                          "v1-detector+v0-restorer, free (the trained restorer decoded without constraint), "
@@ -334,17 +336,21 @@ def main():
 
     from repair import Repairer
 
+    def named(rep, label: str) -> Pipeline:
+        return Pipeline(rep, f"{label} ({rep.detector.name} + {rep.restorer.name})")
+
     repairer = Repairer()  # the default: trained detector, trained restorer
     v0 = Repairer(detector="v0", restorer="v0", restore_threshold=None)
     fast = Repairer(detector=repairer.detector, restorer="fast")
     systems = {"identity": lambda: Identity(), "lexicon-only": lambda: LexiconOnly(v0),
-               "v0": lambda: Pipeline(v0, f"v0 ({v0.detector.name} + {v0.restorer.name})"),
-               "default": lambda: Pipeline(repairer, f"default ({repairer.detector.name} + {repairer.restorer.name})"),
+               "v0": lambda: named(v0, "v0"),
+               "default": lambda: named(repairer, "default"),
+               "default-fp32": lambda: named(Repairer(detector=repairer.detector, precision="fp32"), "default, float32"),
                "detector": lambda: DetectOnly(repairer),
                "fast-detector": lambda: DetectOnly(Repairer(detector="fast")),
                "fast-int8-detector": lambda: DetectOnly(Repairer(detector="fast", int8=True)),
                "free": lambda: FreeGeneration(repairer),
-               "fast": lambda: Pipeline(fast, f"fast ({fast.detector.name} + {fast.restorer.name})"),
+               "fast": lambda: named(fast, "fast"),
                "v1-detector+v0-restorer": lambda: Pipeline(
                    Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
     results = {}
