@@ -180,6 +180,26 @@ def test_a_sentence_past_the_token_limit_is_scored_in_windows(detector):
     assert 100 < len(scored) < 600 and logits[:len(scored)] == scored  # the first window is that pass
 
 
+def test_a_long_document_is_scored_a_chunk_at_a_time_with_the_same_evidence(detector, monkeypatch):
+    """Hardening: the detector holds the words of ``CHUNK`` sentences at a time (memory stays flat on a
+    long text); the evidence is the same as one pass over them all gives."""
+    from repair.detect import rtd
+    from repair.text.segment import default_segmenter
+
+    text = (SEEDS / f"{SPUN_SEED}.txt").read_text(encoding="utf-8")
+    sentences = [text[a:b] for a, b in default_segmenter().sentences(text)]
+    whole = detector.detect(sentences)
+    seen = []
+    word_logits = detector.word_logits
+    monkeypatch.setattr(detector, "word_logits", lambda xs: seen.append(len(xs)) or word_logits(xs))
+    monkeypatch.setattr(rtd, "CHUNK", 7)
+    chunked = detector.detect(sentences)
+    assert max(seen) == 7 and sum(seen) == len(sentences) > 7
+    assert [[(p.start, p.end, p.text) for p in e.spans] for e in chunked] == \
+        [[(p.start, p.end, p.text) for p in e.spans] for e in whole]
+    assert [e.score for e in chunked] == pytest.approx([e.score for e in whole], abs=1e-5)
+
+
 def test_spinner_tells_in_002_are_spans(detector):
     text = "Secretary of State Antony Blinken got here to Central Asia on Tuesday for talks with overseas ministers."
     ev = detector.detect([text])[0]

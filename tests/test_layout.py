@@ -127,3 +127,39 @@ def test_an_installed_package_adds_a_component_through_its_entry_point(monkeypat
     monkeypatch.setattr(registry.detectors, "_loaded", False)  # as on first use
     assert "plugged" in registry.detectors.names() and "default" in registry.detectors.names()
     assert registry.detectors.get("plugged").factory is registry.as_detector
+
+
+def test_fix_gives_the_restorer_bounded_chunks_and_every_flagged_sentence(monkeypatch):
+    """Hardening: the restorer gets ``config.RESTORE_CHUNK`` sentences at a time (its candidates are
+    held for one chunk only), every flagged sentence of every text once, and the edits land where
+    they belong."""
+    from repair import Repairer, config
+    from repair.detect import SentenceEvidence
+    from repair.doc import Span
+    from repair.restore import LocalEdit, Restorer
+
+    class Toy:
+        name, threshold = "toy", 0.5
+
+        def detect(self, sentences):
+            return [SentenceEvidence(0.9, [Span(s.index("got here"), s.index("got here") + 8, 0.9, "got here")], [])
+                    if "got here" in s else SentenceEvidence(0.1, [], []) for s in sentences]
+
+    calls = []
+
+    class Recorder(Restorer):
+        name, min_confidence = "recorder", 0.5
+
+        def restore_many(self, sentences, spans, scores=None, documents=None):
+            calls.append(list(sentences))
+            return super().restore_many(sentences, spans, scores, documents)
+
+        def restore(self, sentence, spans):
+            return [LocalEdit(p.start, p.end, p.text, "came", 0.8) for p in spans]
+
+    monkeypatch.setattr(config, "RESTORE_CHUNK", 3)
+    texts = [" ".join(f"Envoy {i}.{k} got here today." if k % 2 else f"All is calm {i}.{k}." for k in range(5))
+             for i in range(3)]
+    results = Repairer(detector=Toy(), restorer=Recorder()).fix_many(texts)
+    assert [len(c) for c in calls] == [3, 3]  # two flagged sentences in each of three texts
+    assert [r.text for r in results] == [t.replace("got here", "came") for t in texts]
