@@ -20,11 +20,8 @@ def test_word_targets_tag_a_spun_phrase_word_by_word():
     assert len(keeps) == 2 and all(k in (0, 3, 4, 7, 8) for k, _ in keeps)  # words the spinner left alone
 
 
-def test_training_on_a_tiny_dataset_learns_and_exports(tmp_path):
-    """Loss falls on a small shard where the same substitutions recur, and the exported head loads
-    and restores one of them."""
-    pytest.importorskip("torch")
-    train = load_script("train_corrector")
+def _tiny_data(tmp_path):
+    """A small shard where the same substitutions recur (train and val)."""
     pairs = [("got here", "came"), ("struggle", "war"), ("overseas", "foreign"), ("navy", "military")]
     rows = []
     for i in range(120):
@@ -36,6 +33,15 @@ def test_training_on_a_tiny_dataset_learns_and_exports(tmp_path):
     data.mkdir()
     write_shard(data / "train-00000.jsonl.gz", rows)
     write_shard(data / "val-00000.jsonl.gz", rows[:40])
+    return data
+
+
+def test_training_on_a_tiny_dataset_learns_and_exports(tmp_path):
+    """Loss falls on a small shard where the same substitutions recur, and the exported head loads
+    and restores one of them."""
+    pytest.importorskip("torch")
+    train = load_script("train_corrector")
+    data = _tiny_data(tmp_path)
     config = train.main(["--data", str(data), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"),
                          "--epochs", "30", "--batch", "64", "--lr", "3e-3", "--min-count", "1", "--keep-per-sentence", "1"])
     losses = [h["train_loss"] for h in config["history"]]
@@ -49,6 +55,44 @@ def test_training_on_a_tiny_dataset_learns_and_exports(tmp_path):
     text = "The minister struggle to the region on day 7."
     edits = restorer.restore(text, [Span(13, 21, 0.9, "struggle")])
     assert [(e.before, e.after) for e in edits] == [("struggle", "war")]
+
+
+def test_the_top_layers_run_alone_compute_what_the_encoder_does():
+    """--tune-layers trains a copy of the encoder's top layers on cached states below them; run over
+    those states, the untouched copy gives the encoder's own output (so training sees what inference does)."""
+    import torch
+
+    from repair.backends.corrector import run_layers, top_layers
+    from repair.backends.encoder import featurize, load_detector
+    from repair.backends.resources import model_path
+
+    tok, enc, _, _ = load_detector(model_path("detector"))
+    b = featurize(tok, ["The minister got here to the region on Tuesday.", "Short one."], 256)
+    with torch.no_grad():
+        hs = enc(**b.inputs, output_hidden_states=True).hidden_states
+        out = run_layers(enc, top_layers(enc, 2), hs[-3], b.inputs["attention_mask"])
+    real = b.inputs["attention_mask"].bool()
+    assert torch.allclose(out[real], hs[-1][real], atol=1e-5)
+
+
+def test_training_with_the_top_layers_learns_exports_and_loads_them(tmp_path):
+    """--tune-layers 2: the loss falls, the export holds the layers, and the restorer loads them."""
+    train = load_script("train_corrector")
+    data = _tiny_data(tmp_path)
+    config = train.main(["--data", str(data), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "export"),
+                         "--tune-layers", "2", "--epochs", "8", "--seq-batch", "16", "--lr", "3e-3",
+                         "--layer-lr", "1e-4", "--min-count", "1", "--keep-per-sentence", "1"])
+    losses = [h["train_loss"] for h in config["history"]]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert (tmp_path / "export" / "layers.safetensors").exists()
+
+    from repair.doc import Span
+    from repair.restore.corrector import CorrectorRestorer
+
+    restorer = CorrectorRestorer(tmp_path / "export")
+    assert restorer.name == "minilm-corrector-v2" and restorer.config["tuned_layers"] == 2
+    edits = restorer.restore("The minister navy to the region on day 7.", [Span(13, 17, 0.9, "navy")])
+    assert [(e.before, e.after) for e in edits] == [("navy", "military")]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,10 @@ where ``h`` is the encoder's last hidden state at the word's first sub-token, ``
 input embedding of ``w`` in the base encoder (the mean of its word pieces: any word can be scored,
 the lexicon's candidates included), and ``U(w)``, ``b(w)`` small learned vectors and biases for the
 words seen as targets in training (zero for others). The encoder is the shipped detector's (LoRA
-merged, frozen), so the corrector adds one matrix product per word to the detector's pass.
+merged, frozen), so the corrector adds one matrix product per word to the detector's pass; or, where
+the corrector was trained with its own top layers (``tuned_layers`` in its ``repair.json``,
+``layers.safetensors``), the detector's lower layers and the corrector's top ones (the detector's
+features say *whether* a word was substituted; what the author wrote needs the top layers retrained).
 ``repair/train/train_corrector.py`` trains it; the weights are ``models/corrector/``.
 """
 from __future__ import annotations
@@ -71,19 +74,42 @@ def word_states(encoder, batch):
     return h.gather(1, idx).masked_fill((batch.first < 0)[..., None], 0.0)
 
 
-def save_corrector(path: Path, head, vocab: list[str], config: dict) -> None:
+def top_layers(encoder, n: int):
+    """The encoder's top ``n`` transformer layers (a ModuleList the corrector may retrain)."""
+    return encoder.bert.encoder.layer[len(encoder.bert.encoder.layer) - n:]
+
+
+def run_layers(encoder, layers, h, mask):
+    """``layers`` (the top of ``encoder``, or a retrained copy of it) over hidden states ``h`` [B, T, H]
+    with attention ``mask`` [B, T]: what the encoder computes above the states ``h`` came from."""
+    from transformers.masking_utils import create_bidirectional_mask
+
+    att = create_bidirectional_mask(config=encoder.config, inputs_embeds=h, attention_mask=mask)
+    for layer in layers:
+        h = layer(h, att)
+        h = h[0] if isinstance(h, tuple) else h
+    return h
+
+
+def save_corrector(path: Path, head, vocab: list[str], config: dict, layers=None) -> None:
+    """The head (and the retrained top ``layers``, if any) in float16, the vocabulary and the config."""
     from safetensors.torch import save_file
 
     path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().half().contiguous() for k, v in head.state_dict().items()}
-    save_file(state, path / "head.safetensors")
+    half = lambda module: {k: v.detach().cpu().half().contiguous() for k, v in module.state_dict().items()}
+    save_file(half(head), path / "head.safetensors")
+    if layers is not None:
+        save_file(half(layers), path / "layers.safetensors")
+        config = {**config, "tuned_layers": len(layers)}
+    elif (path / "layers.safetensors").exists():
+        (path / "layers.safetensors").unlink()
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     (path / "repair.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
 def load_corrector(path: Path, device: str = "cpu"):
-    """The shipped detector's encoder (frozen, merged) and the corrector head: tokenizer, encoder,
-    head, vocabulary, config."""
+    """The shipped detector's encoder (frozen, merged; its own copy, with the corrector's top layers
+    where it has them) and the corrector head: tokenizer, encoder, head, vocabulary, config."""
     from safetensors.torch import load_file
 
     from repair.backends.encoder import load_detector
@@ -95,4 +121,7 @@ def load_corrector(path: Path, device: str = "cpu"):
     head = make_head(config["hidden"], len(vocab), vocab_embeddings(tokenizer, encoder, vocab),
                      config["width"], config["free"])
     head.load_state_dict({k: v.float() for k, v in load_file(path / "head.safetensors").items()})
+    if config.get("tuned_layers"):  # this copy of the detector's encoder takes the corrector's top layers
+        top_layers(encoder, config["tuned_layers"]).load_state_dict(
+            {k: v.float() for k, v in load_file(path / "layers.safetensors").items()})
     return tokenizer, encoder, head.to(device).eval(), vocab, config

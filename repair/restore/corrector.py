@@ -29,6 +29,7 @@ class CorrectorRestorer(Restorer):
 
         self.torch, self.KEEP, self.DELETE = torch, KEEP, DELETE
         self.tokenizer, self.encoder, self.head, self.vocab, self.config = load_corrector(path or model_path("corrector"), device)
+        self.name = self.config.get("name", self.name)
         self.device, self.batch_size = device, batch_size
         self._keep_id = self.vocab.index(KEEP)
         self.max_tokens = 256

@@ -9,7 +9,11 @@
    words it left alone become ``KEEP`` examples (a detector span that runs past the spun words must
    not rewrite them). Extraction stops at ``--sentences`` or when ``--minutes`` run out.
 2. The vocabulary: the targets seen at least ``--min-count`` times (at most ``--max-vocab``).
-3. The head (``repair.backends.corrector``) is trained on the cached features with AdamW.
+3. The head (``repair.backends.corrector``) is trained on the cached features with AdamW. With
+   ``--tune-layers K`` the cache holds every token's state below the encoder's top K layers instead,
+   and a copy of those K layers is trained with the head (the corrector then ships its own top layers;
+   the detector's are untouched). ``--init`` continues from an exported corrector (its vocabulary,
+   head and layers).
 4. Held-out articles (the validation split, never devbench) give recall@1/5/10 of the author's word
    per spinner; the head is exported to ``--export`` with those numbers in ``repair.json``.
 5. The operating point (``--tune-per-spinner``): the corrector restores held-out sentences behind the
@@ -19,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import random
 import time
@@ -27,12 +32,14 @@ from pathlib import Path
 
 import torch
 
-from repair.backends.corrector import DELETE, KEEP, make_head, save_corrector, vocab_embeddings, word_states
+from repair.backends.corrector import (DELETE, KEEP, make_head, run_layers, save_corrector, top_layers,
+                                      vocab_embeddings, word_states)
 from repair.backends.encoder import featurize, load_detector
 from repair.train.common import records
 from repair.text.segment import words
 
 NAME = "minilm-corrector-v1"
+NAME_LAYERS = "minilm-corrector-v2"  # with its own top encoder layers (--tune-layers)
 
 
 def word_targets(rec: dict, rng: random.Random, keep_per_sentence: int) -> list[tuple[int, str]]:
@@ -91,15 +98,84 @@ def featurize_records(recs, tokenizer, encoder, *, max_tokens: int = 256, batch:
     return {"h": h, "targets": targets, "spinners": spinners, "spun": spun_words, "sentences": n}
 
 
+def sequence_records(recs, tokenizer, encoder, layers: int, *, max_tokens: int = 256, batch: int = 64,
+                     keep_per_sentence: int = 1, seed: int = 0, deadline: float = float("inf"),
+                     limit: int | None = None, log: str = ""):
+    """For ``--tune-layers``: the spun records' hidden states below the encoder's top ``layers`` layers,
+    every token of each sentence (``seqs``: [T, H] float16 each), and per example its sentence, the
+    first sub-token of its word, its target, spinner and spun word."""
+    rng = random.Random(seed)
+    out = {"seqs": [], "sent": [], "pos": [], "targets": [], "spinners": [], "spun": [], "sentences": 0}
+    pending, t0 = [], time.time()
+
+    def flush():
+        b = featurize(tokenizer, [r["spun"] for r in pending], max_tokens)
+        with torch.inference_mode():
+            hs = encoder(**b.inputs, output_hidden_states=True).hidden_states[-layers - 1]
+        for row, (rec, n) in enumerate(zip(pending, b.inputs["attention_mask"].sum(1).tolist())):
+            for k, target in word_targets(rec, rng, keep_per_sentence):
+                if k < b.first.shape[1] and b.first[row, k] >= 0:
+                    out["sent"].append(len(out["seqs"]))
+                    out["pos"].append(int(b.first[row, k]))
+                    out["targets"].append(target)
+                    out["spinners"].append(rec["spinner"])
+                    out["spun"].append(b.words[row][k].text.lower())
+            out["seqs"].append(hs[row, :n].half().clone())
+        pending.clear()
+
+    for rec in recs:
+        if not rec["edits"]:
+            continue
+        pending.append(rec)
+        out["sentences"] += 1
+        if len(pending) == batch:
+            flush()
+            if log and out["sentences"] % (batch * 20) == 0:
+                print(f"{log}: {out['sentences']} sentences, {len(out['targets'])} examples, "
+                      f"{out['sentences'] / (time.time() - t0):.1f} sent/s", flush=True)
+        if (limit is not None and out["sentences"] >= limit) or time.time() > deadline:
+            break
+    if pending:
+        flush()
+    return out
+
+
+def layer_states(encoder, layers, part: dict, keep: list[int], sentences_per_batch: int = 64):
+    """[N, H] the word states of examples ``keep`` of a :func:`sequence_records` part, the cached
+    states run through ``layers`` (with gradients when ``layers`` is training)."""
+    out = []
+    for i in range(0, len(keep), sentences_per_batch * 8):
+        out.append(_batch_states(encoder, layers, part, keep[i:i + sentences_per_batch * 8]))
+    return torch.cat(out) if out else torch.zeros((0, encoder.config.hidden_size))
+
+
+def _batch_states(encoder, layers, part: dict, examples: list[int]):
+    """The word states of ``examples``: their sentences padded into one batch and run through ``layers``."""
+    sents = sorted({part["sent"][e] for e in examples})
+    row = {s: r for r, s in enumerate(sents)}
+    seqs = [part["seqs"][s] for s in sents]
+    n = max(len(x) for x in seqs)
+    h = torch.zeros((len(seqs), n, seqs[0].shape[-1]))
+    mask = torch.zeros((len(seqs), n), dtype=torch.long)
+    for r, x in enumerate(seqs):
+        h[r, :len(x)] = x.float()
+        mask[r, :len(x)] = 1
+    out = run_layers(encoder, layers, h, mask)
+    return out[torch.tensor([row[part["sent"][e]] for e in examples]), torch.tensor([part["pos"][e] for e in examples])]
+
+
 def extract(args, tokenizer, encoder, split: str, limit: int, deadline: float) -> dict:
     """:func:`featurize_records` of a split of ``--data``, cached in ``--out`` (a rerun reads the cache)."""
-    cache = args.out / f"features-{split}.pt"
+    cache = args.out / (f"features-{split}.pt" if not args.tune_layers else f"states{args.tune_layers}-{split}.pt")
     if cache.exists():
         return torch.load(cache)
     t0 = time.time()
-    out = featurize_records(records(args.data, split), tokenizer, encoder, max_tokens=args.max_tokens,
-                            batch=args.extract_batch, keep_per_sentence=args.keep_per_sentence, seed=args.seed,
-                            deadline=deadline, limit=limit, log=split)
+    how = dict(max_tokens=args.max_tokens, batch=args.extract_batch, keep_per_sentence=args.keep_per_sentence,
+               seed=args.seed, deadline=deadline, limit=limit, log=split)
+    if args.tune_layers:
+        out = sequence_records(records(args.data, split), tokenizer, encoder, args.tune_layers, **how)
+    else:
+        out = featurize_records(records(args.data, split), tokenizer, encoder, **how)
     args.out.mkdir(parents=True, exist_ok=True)
     torch.save(out, cache)
     print(f"{split}: {out['sentences']} sentences -> {len(out['targets'])} examples in {time.time() - t0:.0f} s", flush=True)
@@ -139,6 +215,11 @@ def main(argv=None):
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--max-vocab", type=int, default=30000)
     ap.add_argument("--extra-vocab", type=int, default=0, help="also the N most frequent English words (wordfreq)")
+    ap.add_argument("--tune-layers", type=int, default=0, help="also train a copy of the encoder's top N layers "
+                                                               "(0: the head alone, on frozen features)")
+    ap.add_argument("--layer-lr", type=float, default=5e-5, help="learning rate of those layers")
+    ap.add_argument("--seq-batch", type=int, default=64, help="sentences per step with --tune-layers")
+    ap.add_argument("--init", type=Path, default=None, help="start from this exported corrector (e.g. models/corrector)")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -171,8 +252,11 @@ def main(argv=None):
     train = extract(args, tokenizer, encoder, "train", args.sentences, deadline)
 
     counts = Counter(train["targets"])
-    vocab = [KEEP, DELETE] + [w for w, c in counts.most_common(args.max_vocab) if c >= args.min_count and w not in (KEEP, DELETE)]
-    if args.extra_vocab:  # frequent words never seen as targets: scored by their embedding alone at first
+    if args.init:  # continue from an exported corrector: its vocabulary, head (and top layers)
+        vocab = (args.init / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    else:
+        vocab = [KEEP, DELETE] + [w for w, c in counts.most_common(args.max_vocab) if c >= args.min_count and w not in (KEEP, DELETE)]
+    if args.extra_vocab and not args.init:  # frequent words never seen as targets: scored by their embedding alone at first
         from wordfreq import top_n_list
 
         seen = set(vocab)
@@ -182,43 +266,81 @@ def main(argv=None):
 
     def encode(part):
         keep = [i for i, t in enumerate(part["targets"]) if t in index]
-        y = torch.tensor([index[part["targets"][i]] for i in keep])
-        return part["h"][keep].to(args.device), y.to(args.device), [part["spinners"][i] for i in keep], len(keep) / max(1, len(part["targets"]))
+        y = torch.tensor([index[part["targets"][i]] for i in keep], device=args.device)
+        return keep, y, [part["spinners"][i] for i in keep], len(keep) / max(1, len(part["targets"]))
 
-    h, y, _, cover_train = encode(train)
-    hv, yv, sv, cover_val = encode(val)
-    head = make_head(h.shape[1], len(vocab), vocab_embeddings(tokenizer, encoder, vocab), args.width, args.free).to(args.device)
-    opt = torch.optim.AdamW(head.parameters(), lr=args.lr, weight_decay=0.01)
-    steps = args.epochs * ((len(y) + args.batch - 1) // args.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, steps), pct_start=0.1)
+    keep, y, _, cover_train = encode(train)
+    keep_val, yv, sv, cover_val = encode(val)
+    hidden = encoder.config.hidden_size
+    head = make_head(hidden, len(vocab), vocab_embeddings(tokenizer, encoder, vocab), args.width, args.free).to(args.device)
+    layers = copy.deepcopy(top_layers(encoder, args.tune_layers)).train() if args.tune_layers else None
+    if args.init:
+        from safetensors.torch import load_file
+
+        head.load_state_dict({k: v.float() for k, v in load_file(args.init / "head.safetensors").items()})
+        if layers is not None and (args.init / "layers.safetensors").exists():
+            layers.load_state_dict({k: v.float() for k, v in load_file(args.init / "layers.safetensors").items()})
+
+    def states(part, examples):  # [N, H] word states of examples (indices into part), with gradients into layers
+        if layers is None:
+            return part["h"][examples].float().to(args.device)
+        return _batch_states(encoder, layers, part, examples)
+
+    def heldout():
+        if layers is None:
+            return recall_at(head, val["h"][keep_val].float(), yv, sv)
+        layers.eval()
+        with torch.no_grad():
+            hv = layer_states(encoder, layers, val, keep_val)
+        layers.train()
+        return recall_at(head, hv, yv, sv)
+
+    def batches():  # example indices (into keep) per step: random ones, or whole sentences with --tune-layers
+        if layers is None:
+            yield from torch.randperm(len(y)).split(args.batch)
+            return
+        by_sentence = defaultdict(list)
+        for i, e in enumerate(keep):
+            by_sentence[train["sent"][e]].append(i)
+        groups = list(by_sentence.values())
+        order = torch.randperm(len(groups)).tolist()
+        for k in range(0, len(order), args.seq_batch):
+            yield torch.tensor([i for g in order[k:k + args.seq_batch] for i in groups[g]])
+
+    groups = [{"params": list(head.parameters()), "lr": args.lr}]
+    groups += [{"params": list(layers.parameters()), "lr": args.layer_lr}] if layers is not None else []
+    opt = torch.optim.AdamW(groups, weight_decay=0.01)
+    per_epoch = sum(1 for _ in batches())
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
+                                                total_steps=max(1, args.epochs * per_epoch), pct_start=0.1)
     t0, history = time.time(), []
     for epoch in range(1, args.epochs + 1):
-        perm, total = torch.randperm(len(y)), 0.0
-        for i in range(0, len(y), args.batch):
-            idx = perm[i:i + args.batch]
+        total, seen = 0.0, 0
+        for idx in batches():
             # sampled softmax: the batch's targets against ``--negatives`` random entries (a full softmax
             # over the vocabulary costs this CPU a second a step); the held-out recall uses the full one
             ids = torch.unique(torch.cat([y[idx], torch.randint(len(vocab), (args.negatives,), device=y.device)]))
             target = torch.searchsorted(ids, y[idx])
-            loss = torch.nn.functional.cross_entropy(head(h[idx].float(), ids), target)
+            loss = torch.nn.functional.cross_entropy(head(states(train, [keep[i] for i in idx.tolist()]), ids), target)
             loss.backward()
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            total += loss.item() * len(idx)
-        rec = recall_at(head, hv, yv, sv)
-        history.append({"epoch": epoch, "train_loss": round(total / len(y), 4), "val_recall": rec["all"]})
-        print(f"epoch {epoch} loss {total / len(y):.4f} val {rec['all']} ({time.time() - t0:.0f} s)", flush=True)
-    final = recall_at(head, hv, yv, sv)
+            total, seen = total + loss.item() * len(idx), seen + len(idx)
+        rec = heldout()
+        history.append({"epoch": epoch, "train_loss": round(total / max(1, seen), 4), "val_recall": rec["all"]})
+        print(f"epoch {epoch} loss {total / max(1, seen):.4f} val {rec['all']} ({time.time() - t0:.0f} s)", flush=True)
+    final = heldout()
     # the author's word is out of the vocabulary for some held-out examples: recall over all of them
-    config = {"name": NAME, "encoder": args.detector, "hidden": h.shape[1], "width": args.width, "free": args.free,
+    config = {"name": NAME if layers is None else NAME_LAYERS, "encoder": args.detector, "hidden": hidden,
+              "width": args.width, "free": args.free,
               "vocab_size": len(vocab), "train_sentences": train["sentences"], "train_examples": len(y),
               "heldout": {"sentences": val["sentences"], "examples": len(val["targets"]),
                           "target_in_vocab": round(cover_val, 4), "recall_given_in_vocab": final},
               "history": history, "args": {k: str(v) for k, v in vars(args).items()}}
     print(json.dumps(config["heldout"], indent=1), flush=True)
     if args.export:
-        save_corrector(args.export, head, vocab, config)
+        save_corrector(args.export, head, vocab, config, layers)
         print(f"exported to {args.export}", flush=True)
         if args.tune_per_spinner:
             config["operating_point"] = tune(args)

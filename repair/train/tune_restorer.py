@@ -242,6 +242,7 @@ def main():
            args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
     key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
     key += ("corrector", args.corrector) if args.corrector else ()
+    key += ("bf16",) if dec.dtype == dec.torch.bfloat16 else ()  # float32 decodes keep their old key
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
