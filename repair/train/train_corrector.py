@@ -220,6 +220,8 @@ def main(argv=None):
     ap.add_argument("--layer-lr", type=float, default=5e-5, help="learning rate of those layers")
     ap.add_argument("--seq-batch", type=int, default=64, help="sentences per step with --tune-layers")
     ap.add_argument("--init", type=Path, default=None, help="start from this exported corrector (e.g. models/corrector)")
+    ap.add_argument("--bf16", action="store_true", help="train in bfloat16 autocast (fast where the CPU or GPU has it)")
+    ap.add_argument("--log-every", type=int, default=200, help="steps between progress lines")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -313,7 +315,7 @@ def main(argv=None):
     per_epoch = sum(1 for _ in batches())
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
                                                 total_steps=max(1, args.epochs * per_epoch), pct_start=0.1)
-    t0, history = time.time(), []
+    t0, history, step = time.time(), [], 0
     for epoch in range(1, args.epochs + 1):
         total, seen = 0.0, 0
         for idx in batches():
@@ -321,12 +323,17 @@ def main(argv=None):
             # over the vocabulary costs this CPU a second a step); the held-out recall uses the full one
             ids = torch.unique(torch.cat([y[idx], torch.randint(len(vocab), (args.negatives,), device=y.device)]))
             target = torch.searchsorted(ids, y[idx])
-            loss = torch.nn.functional.cross_entropy(head(states(train, [keep[i] for i in idx.tolist()]), ids), target)
+            with torch.autocast(args.device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
+                logits = head(states(train, [keep[i] for i in idx.tolist()]), ids)
+            loss = torch.nn.functional.cross_entropy(logits.float(), target)
             loss.backward()
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             total, seen = total + loss.item() * len(idx), seen + len(idx)
+            step += 1
+            if step % args.log_every == 0:
+                print(f"step {step}/{args.epochs * per_epoch} loss {total / seen:.4f} ({time.time() - t0:.0f} s)", flush=True)
         rec = heldout()
         history.append({"epoch": epoch, "train_loss": round(total / max(1, seen), 4), "val_recall": rec["all"]})
         print(f"epoch {epoch} loss {total / max(1, seen):.4f} val {rec['all']} ({time.time() - t0:.0f} s)", flush=True)
