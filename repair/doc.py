@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """A word or phrase the detector suspects of being a thesaurus substitution."""
 
@@ -18,7 +18,7 @@ class Span:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sentence:
     """One sentence of the input with its spin score (0..1) and its suspicious spans.
 
@@ -40,7 +40,7 @@ class Sentence:
         return self.score if self.own_score is None else self.own_score
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Edit:
     """A minimal replacement: ``before`` is ``input[start:end]``, ``after`` replaces it (ERRANT-style)."""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from repair.doc import Span, logit, sigmoid
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SentenceEvidence:
     score: float
     spans: list[Span]  # offsets into the sentence text

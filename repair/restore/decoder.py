@@ -280,7 +280,11 @@ class EditDecoder(Restorer):
             rows = [torch.full((len(d) + 1,), i) for i, (d, *_) in enumerate(drafts)]
             cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, *_ in drafts]
             hidden = res.last_hidden_state[torch.cat(rows), torch.cat(cols)]
-            flat = torch.log_softmax(self.model.lm_head(hidden).float(), -1).cpu()
+            # [positions, vocabulary] in float32, computed a slice at a time: the projection, its float
+            # copy and the softmax of every position at once would hold 2.5x that (a GB for long pieces)
+            flat = torch.empty((len(hidden), self.model.lm_head.out_features), dtype=torch.float32)
+            for k in range(0, len(hidden), 256):
+                flat[k:k + 256] = torch.log_softmax(self.model.lm_head(hidden[k:k + 256]).float(), -1).cpu()
         return cache_of(res), list(flat.split([len(d) + 1 for d, *_ in drafts])), mask
 
     def _open(self, row: int, sentence: str, draft, logp, spans, tags) -> tuple[list["_Branch"], list["_Path"]]:

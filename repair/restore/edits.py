@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from repair.doc import Edit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocalEdit:
     """An edit inside one sentence: offsets into the sentence text."""
 
@@ -21,7 +21,7 @@ class LocalEdit:
         return Edit(self.start + by, self.end + by, self.before, self.after, self.confidence)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An edit the restorer proposes, with the evidence its confidence is computed from (offsets into
     the sentence). ``llr``: log p(edit path) - log p(copy path). ``share``: log of the edit path's

@@ -38,7 +38,7 @@ class _NewsLanguageVars(PunktLanguageVars):
     internal_punctuation = ",:;"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     start: int
     end: int
