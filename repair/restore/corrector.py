@@ -40,12 +40,13 @@ class CorrectorRestorer(Restorer):
     def _distributions(self, sentences: list[str], spans: list[list[Span]]):
         """Per sentence, its words and the head's probabilities ([V]) at each word a span points at, by
         word index (words past the token limit have none). Only those words reach the head: the rest of
-        the sentence is context for the encoder."""
+        the sentence is context for the encoder. A generator, a batch at a time: a [V] row per pointed
+        word is 110 KB, so a caller keeps what it needs of a sentence's and lets the batch go (256 pieces
+        of a text without full stops held at once came to most of a GB)."""
         from repair.backends.corrector import word_states
         from repair.backends.encoder import featurize
 
         torch = self.torch
-        out = []
         for i in range(0, len(sentences), self.batch_size):
             b = featurize(self.tokenizer, sentences[i:i + self.batch_size], self.max_tokens)
             pointed = [(row, j) for row, (ws, sp) in enumerate(zip(b.words, spans[i:i + self.batch_size]))
@@ -61,8 +62,7 @@ class CorrectorRestorer(Restorer):
                     p = torch.softmax(self.head(h[rows, cols]).float(), -1).cpu()
                 probs = {key: p[k] for k, key in enumerate(pointed)}
             for row, ws in enumerate(b.words):
-                out.append((ws, {j: v for (r, j), v in probs.items() if r == row}))
-        return out
+                yield ws, {j: v for (r, j), v in probs.items() if r == row}
 
     def candidates(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5):
         """For each sentence, each pointed word's top ``k`` tags: ``(word index, [(tag, p), ...])``."""
