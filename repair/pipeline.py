@@ -128,13 +128,13 @@ class Repairer:
         given = document_scores or [None] * len(texts)
         docs, contexts, k = [], [], 0
         for text, sp, doc in zip(texts, spans, given):
-            own = evidence[k:k + len(sp)]
+            own, pieces = evidence[k:k + len(sp)], flat[k:k + len(sp)]
             k += len(sp)
             context = context_scores([ev.score for ev in own]) if doc is None else [doc] * len(sp)
             sents = []
-            for (s, e), ev, c in zip(sp, own, context):
+            for (s, e), piece, ev, c in zip(sp, pieces, own, context):
                 score = ev.score if calibration is None or c is None else calibration(ev.score, c)
-                sents.append(Sentence(s, e, text[s:e], score, score >= threshold,
+                sents.append(Sentence(s, e, piece, score, score >= threshold,
                                       [Span(p.start + s, p.end + s, p.score, p.text) for p in ev.spans], ev.score))
             docs.append(sents)
             contexts.append(context)

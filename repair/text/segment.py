@@ -68,13 +68,27 @@ class Segmenter:
         spans = []
         for line in LINE_RE.finditer(text):
             base = line.start()
-            for s, e in self._punkt.span_tokenize(line.group()):
-                chunk = text[base + s: base + e]
-                lead = len(chunk) - len(chunk.lstrip())
-                trail = len(chunk) - len(chunk.rstrip())
-                if base + s + lead < base + e - trail:
-                    spans += _bounded(text, base + s + lead, base + e - trail, max_chars)
+            # a text of one line is given to Punkt as it is (a copy of a 10 MB line is 10-40 MB)
+            whole = line.start() == 0 and line.end() == len(text)
+            for s, e in self._punkt.span_tokenize(text if whole else line.group()):
+                start, end = _trimmed(text, base + s, base + e)
+                if start < end:
+                    spans += _bounded(text, start, end, max_chars)
         return spans
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``start``, ``end`` moved inwards past white space (without copying ``text[start:end]``)."""
+    m = _NON_SPACE.search(text, start, end)
+    if m is None:
+        return start, start
+    start = m.start()
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _bounded(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
