@@ -154,14 +154,15 @@ def _batch_states(encoder, layers, part: dict, examples: list[int]):
     sents = sorted({part["sent"][e] for e in examples})
     row = {s: r for r, s in enumerate(sents)}
     seqs = [part["seqs"][s] for s in sents]
-    n = max(len(x) for x in seqs)
+    n, device = max(len(x) for x in seqs), next(layers.parameters()).device
     h = torch.zeros((len(seqs), n, seqs[0].shape[-1]))
     mask = torch.zeros((len(seqs), n), dtype=torch.long)
     for r, x in enumerate(seqs):
         h[r, :len(x)] = x.float()
         mask[r, :len(x)] = 1
-    out = run_layers(encoder, layers, h, mask)
-    return out[torch.tensor([row[part["sent"][e]] for e in examples]), torch.tensor([part["pos"][e] for e in examples])]
+    out = run_layers(encoder, layers, h.to(device), mask.to(device))
+    rows = torch.tensor([row[part["sent"][e]] for e in examples], device=device)
+    return out[rows, torch.tensor([part["pos"][e] for e in examples], device=device)]
 
 
 def extract(args, tokenizer, encoder, split: str, limit: int, deadline: float) -> dict:
