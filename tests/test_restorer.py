@@ -208,10 +208,20 @@ def test_output_never_wanders(decoder):
     assert not any(e.before in ("Rice", "25") for e in edits)
 
 
-def test_candidates_do_not_depend_on_batching_or_order(decoder):
+@pytest.fixture(scope="module")
+def decoder32(decoder):
+    """The shipped decoder in float32 (the shared one where it already is): bfloat16 rounds differently
+    in other batch shapes, so a greedy branch may take another token (README, precision)."""
+    if decoder.dtype == decoder.torch.float32:
+        return decoder
+    return type(decoder)(precision="fp32", corrector=decoder.corrector, lexicon=decoder.lexicon)
+
+
+def test_candidates_do_not_depend_on_batching_or_order(decoder32):
     """Finished branches leave the generation batch and sentences are batched by length: neither may
     change a candidate (one branch at a time, in reversed order, gives the same ones; their scores agree
-    to rounding)."""
+    to rounding). In float32: bfloat16 keeps this only up to its rounding."""
+    decoder = decoder32
     from repair.text.segment import default_segmenter
 
     text = (ROOT / "seeds" / f"{SPUN_SEED}.txt").read_text(encoding="utf-8")

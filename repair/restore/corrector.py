@@ -18,6 +18,9 @@ from repair.restore.policy import refusal
 from repair.text.segment import match_case
 
 
+HEAD_ROWS = 512  # pointed words whose distributions over the vocabulary are computed at once (56 MB)
+
+
 class CorrectorRestorer(Restorer):
     name = "minilm-corrector-v1"
 
@@ -37,12 +40,13 @@ class CorrectorRestorer(Restorer):
         self.min_confidence = point.get("min_confidence")
         self.restore_threshold = point.get("restore_threshold")
 
-    def _distributions(self, sentences: list[str], spans: list[list[Span]]):
-        """Per sentence, its words and the head's probabilities ([V]) at each word a span points at, by
-        word index (words past the token limit have none). Only those words reach the head: the rest of
-        the sentence is context for the encoder. A generator, a batch at a time: a [V] row per pointed
-        word is 110 KB, so a caller keeps what it needs of a sentence's and lets the batch go (256 pieces
-        of a text without full stops held at once came to most of a GB)."""
+    def _choices(self, sentences: list[str], spans: list[list[Span]], k: int):
+        """Per sentence, its words and, at each word a span points at (by word index; words past the
+        token limit have none), the head's top ``k`` tags ``[(tag, p), ...]`` and its probability that
+        the word is the author's (KEEP). Only those words reach the head: the rest of the sentence is
+        context for the encoder. A generator, a batch at a time, and the head's distributions over its
+        vocabulary (110 KB a word) are reduced to their top ``k`` :data:`HEAD_ROWS` words at a time: held
+        whole, 256 pieces of a text without full stops came to most of a GB."""
         from repair.backends.corrector import word_states
         from repair.backends.encoder import featurize
 
@@ -54,15 +58,19 @@ class CorrectorRestorer(Restorer):
                        and any(p.start < w.end and w.start < p.end for p in sp)]
             b.inputs = {k: v.to(self.device) for k, v in b.inputs.items()}
             b.first = b.first.to(self.device)
-            probs = {}
+            chosen = {}
             if pointed:
                 with torch.inference_mode():
                     h = word_states(self.encoder, b)
                     rows, cols = torch.tensor(pointed).T
-                    p = torch.softmax(self.head(h[rows, cols]).float(), -1).cpu()
-                probs = {key: p[k] for k, key in enumerate(pointed)}
+                    for at in range(0, len(pointed), HEAD_ROWS):
+                        p = torch.softmax(self.head(h[rows[at:at + HEAD_ROWS], cols[at:at + HEAD_ROWS]]).float(), -1)
+                        top = p.topk(k)
+                        keep = p[:, self._keep_id].tolist()
+                        for n, (values, ids) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+                            chosen[pointed[at + n]] = ([(self.vocab[t], v) for v, t in zip(values, ids)], keep[n])
             for row, ws in enumerate(b.words):
-                yield ws, {j: v for (r, j), v in probs.items() if r == row}
+                yield ws, {j: v for (r, j), v in chosen.items() if r == row}
 
     def candidates(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5):
         """For each sentence, each pointed word's top ``k`` tags: ``(word index, [(tag, p), ...])``."""
@@ -74,11 +82,8 @@ class CorrectorRestorer(Restorer):
         and its reranker reads (``repair.restore.decoder``)."""
         todo = [i for i, sp in enumerate(spans) if sp]
         out: list[dict] = [{} for _ in sentences]
-        keep = self._keep_id
-        for i, (_, probs) in zip(todo, self._distributions([sentences[i] for i in todo], [spans[i] for i in todo])):
-            for j, pj in probs.items():
-                top = pj.topk(k)
-                out[i][j] = ([(self.vocab[t], float(p)) for p, t in zip(top.values, top.indices)], float(pj[keep]))
+        for i, (_, chosen) in zip(todo, self._choices([sentences[i] for i in todo], [spans[i] for i in todo], k)):
+            out[i] = chosen
         return out
 
     def restore(self, sentence: str, spans: list[Span]) -> list[LocalEdit]:
@@ -87,24 +92,23 @@ class CorrectorRestorer(Restorer):
     def restore_many(self, sentences, spans, scores=None, documents=None) -> list[list[LocalEdit]]:
         todo = [i for i, sp in enumerate(spans) if sp]
         out: list[list[LocalEdit]] = [[] for _ in sentences]
-        for i, (ws, probs) in zip(todo, self._distributions([sentences[i] for i in todo], [spans[i] for i in todo])):
-            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, probs)) is not None]
+        for i, (ws, chosen) in zip(todo, self._choices([sentences[i] for i in todo], [spans[i] for i in todo], 1)):
+            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, chosen)) is not None]
             out[i] = non_overlapping(edits)
         return out
 
-    def _span_edit(self, sentence: str, span: Span, ws, probs: dict) -> LocalEdit | None:
+    def _span_edit(self, sentence: str, span: Span, ws, chosen: dict) -> LocalEdit | None:
         """The edit the head's first choices make of one detector span (None: it keeps every word)."""
-        idx = [j for j, w in enumerate(ws) if span.start < w.end and w.start < span.end and j in probs]
+        idx = [j for j, w in enumerate(ws) if span.start < w.end and w.start < span.end and j in chosen]
         if not idx:
             return None
         after, conf = [], span.score
         for j in idx:
-            p, t = probs[j].max(-1)
-            tag = self.vocab[int(t)]
+            (tag, p), = chosen[j][0][:1]
             if tag == self.KEEP:  # a word the span covers but the head leaves: its doubt is not the edit's
                 after.append(ws[j].text)
                 continue
-            conf *= float(p)
+            conf *= p
             if tag != self.DELETE:
                 after.append(match_case(ws[j].text, tag))
         start, end = ws[idx[0]].start, ws[idx[-1]].end
