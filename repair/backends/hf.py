@@ -2,17 +2,18 @@
 cache under either name it has had, and a group's cut of one pass's cache."""
 from __future__ import annotations
 
-def float_dtype(precision: str, device: str = "cpu"):
-    """The torch dtype a model runs in for ``precision``: ``fp32``, ``bf16``, or ``auto``: bfloat16 where
+
+def float_dtype(precision: str | None, device: str = "cpu"):
+    """The torch dtype a model runs in for ``precision`` (:func:`repair.config.precision` resolves None and
+    refuses an unknown name): ``fp32``, ``bf16``, or ``auto``: bfloat16 where
     the hardware computes it natively (a CUDA GPU that supports it; a CPU with AVX-512 BF16 or AMX, where
     the restorer runs about 1.5x faster and holds half the memory, its edits within rounding of float32's:
     ``docs/benchmarks.md``), else float32 (emulated bfloat16 is slower than float32)."""
     import torch
 
-    from repair.config import PRECISIONS
+    from repair.config import precision as resolve
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
+    precision = resolve(precision)
     if precision == "fp32":
         return torch.float32
     if precision == "bf16":

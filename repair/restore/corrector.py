@@ -58,7 +58,7 @@ class CorrectorRestorer(Restorer):
                        and any(p.start < w.end and w.start < p.end for p in sp)]
             b.inputs = {k: v.to(self.device) for k, v in b.inputs.items()}
             b.first = b.first.to(self.device)
-            chosen = {}
+            chosen: list[dict] = [{} for _ in b.words]  # per sentence of the batch, by pointed word
             if pointed:
                 with torch.inference_mode():
                     h = word_states(self.encoder, b)
@@ -68,9 +68,9 @@ class CorrectorRestorer(Restorer):
                         top = p.topk(k)
                         keep = p[:, self._keep_id].tolist()
                         for n, (values, ids) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
-                            chosen[pointed[at + n]] = ([(self.vocab[t], v) for v, t in zip(values, ids)], keep[n])
-            for row, ws in enumerate(b.words):
-                yield ws, {j: v for (r, j), v in chosen.items() if r == row}
+                            row, j = pointed[at + n]
+                            chosen[row][j] = ([(self.vocab[t], v) for v, t in zip(values, ids)], keep[n])
+            yield from zip(b.words, chosen)
 
     def candidates(self, sentences: list[str], spans: list[list[Span] | None], k: int = 5):
         """For each sentence, each pointed word's top ``k`` tags: ``(word index, [(tag, p), ...])``."""
@@ -104,7 +104,7 @@ class CorrectorRestorer(Restorer):
             return None
         after, conf = [], span.score
         for j in idx:
-            (tag, p), = chosen[j][0][:1]
+            tag, p = chosen[j][0][0]
             if tag == self.KEEP:  # a word the span covers but the head leaves: its doubt is not the edit's
                 after.append(ws[j].text)
                 continue

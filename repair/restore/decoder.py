@@ -91,7 +91,7 @@ class EditDecoder(Restorer):
                  max_batch_tokens: int = 1024, max_branch_tokens: int = 9600,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None,
-                 corrector_branches: int | None = None, corrector=None, precision: str = "auto"):
+                 corrector_branches: int | None = None, corrector=None, precision: str | None = None):
         import torch
 
         from repair.backends.hf import float_dtype
@@ -99,7 +99,7 @@ class EditDecoder(Restorer):
         from repair.backends.seq2seq import load_restorer
 
         self.torch = torch
-        self.dtype = float_dtype(precision, device)  # "auto": bfloat16 where the hardware has it
+        self.dtype = float_dtype(precision, device)  # None: $REPAIR_PRECISION or "auto" (bfloat16 where native)
         self.tokenizer, self.model, self.config = load_restorer(adapter_dir or model_path("restorer"), device,
                                                                 self.dtype)
         self.device = device
