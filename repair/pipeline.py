@@ -11,6 +11,7 @@ from functools import cached_property
 
 from repair import config, registry
 from repair._version import __version__
+from repair.backends.memory import release
 from repair.detect import Detector, LMLexiconDetector
 from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
 from repair.errors import InputError, TooLarge
@@ -190,5 +191,7 @@ class Repairer:
                                                  [context[d][k] for d, k, _ in part])
             for (d, _, sent), props in zip(part, proposed):
                 edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
+            if len(todo) > config.RESTORE_CHUNK:
+                release()  # the chunk's freed tensors go back to the system, not into the next chunk's heap
         sig = self.signature(threshold, min_conf, floor)
         return [Result(t, apply_edits(t, e), s, e, sig) for t, s, e in zip(texts, docs, edits)]

@@ -193,8 +193,13 @@ def test_a_long_document_is_scored_a_chunk_at_a_time_with_the_same_evidence(dete
     word_logits = detector.word_logits
     monkeypatch.setattr(detector, "word_logits", lambda xs: seen.append(len(xs)) or word_logits(xs))
     monkeypatch.setattr(rtd, "CHUNK", 7)
+    import repair.backends.memory
+
+    released = []  # after each chunk, the allocator hands its freed memory back (repair.backends.memory)
+    monkeypatch.setattr(repair.backends.memory, "release", lambda: released.append(len(seen)))
     chunked = detector.detect(sentences)
     assert max(seen) == 7 and sum(seen) == len(sentences) > 7
+    assert released == list(range(1, len(seen) + 1))
     assert [[(p.start, p.end, p.text) for p in e.spans] for e in chunked] == \
         [[(p.start, p.end, p.text) for p in e.spans] for e in whole]
     assert [e.score for e in chunked] == pytest.approx([e.score for e in whole], abs=1e-5)

@@ -157,9 +157,14 @@ def test_fix_gives_the_restorer_bounded_chunks_and_every_flagged_sentence(monkey
         def restore(self, sentence, spans):
             return [LocalEdit(p.start, p.end, p.text, "came", 0.8) for p in spans]
 
+    import repair.pipeline
+
     monkeypatch.setattr(config, "RESTORE_CHUNK", 3)
+    released = []  # the allocator's free memory is handed back after every chunk of a long run
+    monkeypatch.setattr(repair.pipeline, "release", lambda: released.append(len(calls)))
     texts = [" ".join(f"Envoy {i}.{k} got here today." if k % 2 else f"All is calm {i}.{k}." for k in range(5))
              for i in range(3)]
     results = Repairer(detector=Toy(), restorer=Recorder()).fix_many(texts)
     assert [len(c) for c in calls] == [3, 3]  # two flagged sentences in each of three texts
+    assert released == [1, 2]
     assert [r.text for r in results] == [t.replace("got here", "came") for t in texts]

@@ -91,9 +91,13 @@ class EncoderDetector(Detector):
         """Each sentence's evidence, computed :data:`CHUNK` sentences at a time: a long document's words
         and tokens are held for one chunk only, so memory stays flat however long the input (the
         batches of similar length are made within each chunk)."""
+        from repair.backends.memory import release
+
         out: list[SentenceEvidence] = []
         for k in range(0, len(sentences), CHUNK):
             out += self._detect(sentences[k:k + CHUNK])
+            if len(sentences) > CHUNK:
+                release()  # the chunk's tensors, freed, are not kept by the allocator for the next
         return out
 
     def _detect(self, sentences: list[str]) -> list[SentenceEvidence]:

@@ -1,0 +1,31 @@
+"""Handing freed memory back to the system between units of work.
+
+glibc's allocator keeps the memory of freed tensors in its heaps for reuse, and after the first large
+free it serves ever larger tensors from those heaps, so a long run's resident memory keeps the high
+water mark of every batch it has done, fragmented. :func:`release` asks it to return the free pages of
+every heap (``malloc_trim(0)``, which since glibc 2.8 also releases pages inside a heap, not only at its
+top). It costs a walk over the free lists, so it is called between chunks of work, not between tensors.
+Elsewhere (musl, macOS, Windows) it does nothing."""
+from __future__ import annotations
+
+import ctypes
+import functools
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        fn = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    return fn
+
+
+def release() -> bool:
+    """Return the allocator's free memory to the system; True where that was possible (glibc)."""
+    fn = _malloc_trim()
+    if fn is None:
+        return False
+    fn(0)
+    return True
