@@ -1,6 +1,9 @@
-"""repair.backends.memory.release: freed memory goes back to the system between chunks of work."""
+"""repair.backends.memory.release: freed memory goes back to the system between chunks of work; and
+importing repair.backends bounds oneDNN's cache of compiled kernels."""
 import os
 import platform
+import subprocess
+import sys
 
 import pytest
 
@@ -30,3 +33,14 @@ def test_release_returns_the_free_memory_inside_the_heap():
 def test_release_is_safe_to_call_repeatedly():
     first = release()
     assert release() is first  # the same answer every time, and nothing raises where glibc is absent
+
+
+@pytest.mark.parametrize("given, expected", [(None, "8"), ("64", "64")])
+def test_the_backends_bound_the_onednn_kernel_cache_unless_the_user_did(given, expected):
+    # a fresh interpreter: the variable must be in place before torch runs its first kernel
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if given:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = given
+    code = "import os, repair.pipeline; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

@@ -246,6 +246,29 @@ def test_candidates_do_not_depend_on_batching_or_order(decoder32):
         assert llrs(a) == pytest.approx(llrs(b), abs=_rounding(decoder))
 
 
+def test_memory_goes_back_after_each_batch_of_sentences(decoder32, monkeypatch):
+    """Hardening: a long text's restore runs batch after batch; after each (where there are several) the
+    allocator hands the batch's freed cache and tables back (repair.backends.memory), the candidates unchanged."""
+    import repair.restore.decoder as dec
+
+    decoder = decoder32
+    sentences = ["Blinken got here to Astana on Tuesday.", "The navy said the struggle would go on.",
+                 "He stated it was a 12 months of talks.", "Overseas ministers met at the information convention.",
+                 "The Individuals left early."]
+    whole = decoder.candidates_many(sentences)
+    released = []
+    monkeypatch.setattr(dec, "release", lambda: released.append(1))
+    monkeypatch.setattr(decoder, "batch_size", 2)
+    batched = decoder.candidates_many(sentences)
+    assert len(released) == 3  # batches of 2, 2 and 1
+    assert [[(c.start, c.end, c.after) for c in cs] for cs in batched] == \
+        [[(c.start, c.end, c.after) for c in cs] for cs in whole]
+    released.clear()
+    monkeypatch.setattr(decoder, "batch_size", 8)
+    decoder.candidates_many(sentences)
+    assert released == []  # one batch: nothing to hand back between batches
+
+
 def test_detector_spans_and_the_lexicon_raise_confidence(rule):
     from repair.doc import Span
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from repair.backends.hf import cache_kw, cache_of, prefix_cache
+from repair.backends.memory import release
 from repair.doc import Span, sigmoid
 from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
@@ -220,10 +221,13 @@ class EditDecoder(Restorer):
         tags = [{}] * len(sentences)
         if self.corrector is not None:
             tags = self.corrector.tags(sentences, spans, CORRECTOR_TOP)
-        for idx in bounded_groups(order, self.batch_size, self.max_batch_tokens, lambda i: len(ids[i])):
+        batches = bounded_groups(order, self.batch_size, self.max_batch_tokens, lambda i: len(ids[i]))
+        for idx in batches:
             for i, cands in zip(idx, self._batch([sentences[i] for i in idx], [spans[i] for i in idx],
                                                  [(ids[i], offsets[i]) for i in idx], [tags[i] for i in idx])):
                 out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
+            if len(batches) > 1:
+                release()  # the batch's cache and tables, freed, go back to the system (see repair.backends.memory)
         return out
 
     # -- one batch of sentences ---------------------------------------------------------------
