@@ -204,6 +204,26 @@ def test_a_long_document_is_scored_a_chunk_at_a_time_with_the_same_evidence(dete
     assert [e.score for e in chunked] == pytest.approx([e.score for e in whole], abs=1e-5)
 
 
+def test_a_batch_is_bounded_in_padded_tokens_with_the_same_evidence(detector, monkeypatch):
+    """Hardening: pieces of text without full stops are long; a batch holds at most ``max_batch_tokens``
+    padded tokens (sentences x the longest), so its activations stay bounded; the evidence is unchanged."""
+    import repair.backends.encoder as enc
+
+    text = (SEEDS / f"{SPUN_SEED}.txt").read_text(encoding="utf-8")
+    sentences = [s for s in text.splitlines() if s.strip()][:12]
+    whole = detector.detect(sentences)
+    batches = []
+    featurize = enc.featurize
+    monkeypatch.setattr(enc, "featurize", lambda tok, xs, n: batches.append(xs) or featurize(tok, xs, n))
+    monkeypatch.setattr(detector, "max_batch_tokens", 120)
+    bounded = detector.detect(sentences)
+    assert len(batches) > 1 and sum(map(len, batches)) == len(sentences)
+    for xs in batches:
+        assert len(xs) == 1 or len(xs) * max(enc.token_counts(detector.tokenizer, xs, detector.max_tokens)) <= 120
+    assert [[(p.start, p.end) for p in e.spans] for e in bounded] == [[(p.start, p.end) for p in e.spans] for e in whole]
+    assert [e.score for e in bounded] == pytest.approx([e.score for e in whole], abs=1e-5)
+
+
 def test_spinner_tells_in_002_are_spans(detector):
     text = "Secretary of State Antony Blinken got here to Central Asia on Tuesday for talks with overseas ministers."
     ev = detector.detect([text])[0]

@@ -29,3 +29,16 @@ def release() -> bool:
         return False
     fn(0)
     return True
+
+
+def bounded_groups(items: list, size: int, budget: int, length) -> list[list]:
+    """``items``, sorted by ``length``, in consecutive groups of at most ``size`` items whose padded
+    length (items x the longest) stays within ``budget`` (a group holds at least one item), so that the
+    memory of a batch is bounded however long its items are."""
+    groups, cur = [], []
+    for it in items:
+        if cur and (len(cur) == size or (len(cur) + 1) * length(it) > budget):
+            groups.append(cur)
+            cur = []
+        cur.append(it)
+    return groups + ([cur] if cur else [])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair.backends.memory import release
+from repair.backends.memory import bounded_groups, release
 from repair.backends.resources import model_path
 from repair.detect.base import ContextCalibration, Detector, SentenceEvidence
 from repair.doc import Span, sigmoid
@@ -22,9 +22,11 @@ class EncoderDetector(Detector):
     """
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", batch_size: int = 64,
-                 span_threshold: float = 0.5, int8: bool = False):
+                 max_batch_tokens: int = 4096, span_threshold: float = 0.5, int8: bool = False):
         """``int8``: dynamic int8 quantization of the linear layers (CPU): faster, slightly less accurate
-        (docs/bench.md, docs/benchmarks.md); meant for corpora."""
+        (docs/bench.md, docs/benchmarks.md); meant for corpora. A batch holds at most ``batch_size``
+        sentences and ``max_batch_tokens`` padded tokens: 64 news sentences fit, while pieces of text
+        without full stops (~130 tokens each) go about 31 at a time, so a batch's activations stay bounded."""
         import torch
 
         from repair.backends.encoder import load_detector
@@ -41,6 +43,7 @@ class EncoderDetector(Detector):
                 self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
             self.name += "-int8"
         self.device, self.batch_size, self.span_threshold = device, batch_size, span_threshold
+        self.max_batch_tokens = max_batch_tokens
         self.max_tokens = self.config.get("max_tokens", 256)
         self.a, self.b = self.config["calibration"]["a"], self.config["calibration"]["b"]
         # the flagging threshold chosen with the calibration: <= 2% of held-out clean sentences flagged
@@ -72,14 +75,13 @@ class EncoderDetector(Detector):
         from repair.backends.encoder import featurize, token_counts, word_logits
 
         # batches of similar token counts (sorting by characters left a third of the encoder's work on
-        # padding); texts that fit one batch need no order
-        order = list(range(len(sentences)))
-        if len(sentences) > self.batch_size:
-            order.sort(key=token_counts(self.tokenizer, sentences, self.max_tokens).__getitem__)
+        # padding), bounded in sentences and in padded tokens; one sentence needs no count
+        counts = token_counts(self.tokenizer, sentences, self.max_tokens) if len(sentences) > 1 else [0]
+        order = sorted(range(len(sentences)), key=counts.__getitem__)
+        batches = bounded_groups(order, self.batch_size, self.max_batch_tokens, counts.__getitem__)
         out: list[tuple[list[Token], list[float]]] = [([], []) for _ in sentences]
         with self.torch.inference_mode():
-            for k in range(0, len(order), self.batch_size):
-                idx = order[k:k + self.batch_size]
+            for idx in batches:
                 batch = featurize(self.tokenizer, [sentences[i] for i in idx], self.max_tokens)
                 batch.inputs = {n: v.to(self.device) for n, v in batch.inputs.items()}
                 batch.first = batch.first.to(self.device)
@@ -87,7 +89,7 @@ class EncoderDetector(Detector):
                 for row, i in enumerate(idx):
                     out[i] = (batch.words[row], z[row, :len(batch.words[row])].tolist())
                 del batch
-                if len(order) > self.batch_size:
+                if len(batches) > 1:
                     release()  # glibc keeps a batch's freed tensors fragmented in its heaps: a chunk of
                     # batches held ~200 MB more than one batch needs (a trim costs well under 1% of a batch)
         return out

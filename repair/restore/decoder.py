@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from repair.backends.hf import cache_kw, cache_of, prefix_cache
-from repair.backends.memory import release
+from repair.backends.memory import bounded_groups, release
 from repair.doc import Span, sigmoid
 from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
@@ -551,19 +551,6 @@ class EditDecoder(Restorer):
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
         br.edit = (*minimal, br.logp - copy_lp)
-
-
-def bounded_groups(items: list, size: int, budget: int, length) -> list[list]:
-    """``items``, sorted by ``length``, in consecutive groups of at most ``size`` items whose padded
-    length (items x the longest) stays within ``budget`` (a group holds at least one item), so that the
-    memory of a batch is bounded however long its items are."""
-    groups, cur = [], []
-    for it in items:
-        if cur and (len(cur) == size or (len(cur) + 1) * length(it) > budget):
-            groups.append(cur)
-            cur = []
-        cur.append(it)
-    return groups + ([cur] if cur else [])
 
 
 def _with_channel(c: Candidate, starts: list[int], tags: dict) -> Candidate:
