@@ -3,6 +3,7 @@ fix stage by stage, per spinner. A measurement for choosing what to work on, nev
 
     python scripts/funnel.py --per-spinner 150              # devbench, the shipped operating point
     python scripts/funnel.py --per-spinner 150 --lexicon 3  # the lexicon's originals as candidates too
+    python scripts/funnel.py --span-threshold 0.3           # the detector points at more words
 
 Each gold edit (canonical, as repair.metrics scores them) ends at the first stage that loses it:
 its sentence is not restored (scored below the restore floor); no candidate is the gold edit
@@ -106,6 +107,8 @@ def main():
     ap.add_argument("--seed", type=int, default=13, help="the sample make eval draws with the same seed")
     ap.add_argument("--lexicon", type=int, default=None, help="lexicon originals scored at each pointed word")
     ap.add_argument("--pointed-at", choices=["first", "all"], default=None)
+    ap.add_argument("--span-threshold", type=float, default=None,
+                    help="word p(substituted) at which the detector points (its default: 0.5)")
     args = ap.parse_args()
     if not Path(args.bench).exists():
         ap.exit(2, f"error: {args.bench} not found (the benchmark is in ../shared)\n")
@@ -118,6 +121,8 @@ def main():
         repairer.restorer.lexicon_branches = args.lexicon
     if args.pointed_at:
         repairer.restorer.pointed_at = args.pointed_at
+    if args.span_threshold is not None:
+        repairer.detector.span_threshold = args.span_threshold
     picked = [r for r in sample(records, args.per_spinner, args.seed) if r["spinner"] != "none"]
     print(f"{args.bench}, {args.per_spinner} a spinner (seed {args.seed}), signature "
           f"{repairer.signature(repairer.threshold, repairer.edit_confidence, repairer.restore_floor)}")
