@@ -18,11 +18,15 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from repair.metrics import canonical
+from repair.metrics import Counts, canonical
 
 ROOT = Path(__file__).resolve().parents[2]
 
 Place = tuple[int, int, str]  # a canonical edit: start, end (into the text), replacement (lower case)
+
+
+def _overlap(a: Place, b: Place) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def stage(gold: Place, restored: bool, candidates: list[tuple[Place, float, str]], final: set[Place],
@@ -33,14 +37,14 @@ def stage(gold: Place, restored: bool, candidates: list[tuple[Place, float, str]
         return "lost: sentence not restored"
     mine = [conf for place, conf, _ in candidates if place == gold]
     if not mine:
-        there = any(place[0] < gold[1] and gold[0] < place[1] for place, _, _ in candidates)
+        there = any(_overlap(place, gold) for place, _, _ in candidates)
         return "lost: no candidate is gold (others there)" if there else "lost: no candidate is gold (none there)"
     best = max(mine)
     if best < min_confidence:
         return "lost: gold below min confidence"
     if gold in final:
         return "restored"
-    rivals = [conf for place, conf, _ in candidates if place != gold and place[0] < gold[1] and gold[0] < place[1]]
+    rivals = [conf for place, conf, _ in candidates if place != gold and _overlap(place, gold)]
     return "lost: a rival won" if rivals and max(rivals) >= best else "lost: dropped"
 
 
@@ -65,6 +69,8 @@ def run(records: list[dict], articles: dict, repairer) -> dict:
         for c in cands:
             conf = dec.confidence(c)
             candidates[i] += [(g, conf, c.proposed) for g in canonical([(c.start + s.start, c.end + s.start, c.after)], texts[i])]
+    # what fix gives, from fix itself (not rebuilt from the candidates above): the stages are judged
+    # against the product's real output, at the cost of decoding twice
     results = repairer.fix_many(texts, document_scores=doc_scores)
     out: dict = defaultdict(Counter)
     for i, r in enumerate(records):
@@ -88,10 +94,9 @@ def run(records: list[dict], articles: dict, repairer) -> dict:
 def report(out: dict) -> list[str]:
     lines = []
     for spinner, f in sorted(out.items()):
-        p = f["tp"] / f["system"] if f["system"] else 1.0
-        r = f["tp"] / f["gold"] if f["gold"] else 1.0
-        f05 = 1.25 * p * r / (0.25 * p + r) if p + r else 0.0
-        lines += ["", f"{spinner}: {f['gold']} gold edits, {f['system']} system edits: P {p:.3f} R {r:.3f} F0.5 {f05:.3f}"]
+        c = Counts(f["tp"], f["system"] - f["tp"], f["gold"] - f["tp"])
+        lines += ["", f"{spinner}: {f['gold']} gold edits, {f['system']} system edits: "
+                      f"P {c.precision:.3f} R {c.recall:.3f} F0.5 {c.f(0.5):.3f}"]
         lines += [f"  {k:46s} {v:5d}  {v / max(1, f['gold']):.3f}" for k, v in sorted(f.items())
                   if k not in ("gold", "system", "tp")]
     return lines
