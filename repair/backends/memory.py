@@ -6,21 +6,45 @@ free it serves ever larger tensors from those heaps, so a long run's resident me
 water mark of every batch it has done, fragmented. :func:`release` asks it to return the free pages of
 every heap (``malloc_trim(0)``, which since glibc 2.8 also releases pages inside a heap, not only at its
 top). It costs a walk over the free lists (well under 1% of a model batch), so it is called between
-batches, not between tensors. Elsewhere (musl, macOS, Windows) it does nothing."""
+batches, not between tensors. Elsewhere (musl, macOS, Windows) it does nothing.
+
+:func:`bound_heap` (called when ``repair.backends`` is imported) fixes glibc's mmap threshold at
+:data:`MMAP_THRESHOLD`: every allocation larger than that (a batch's activations, a tensor of scores)
+gets pages of its own that go back to the system when it is freed, instead of a place in a heap
+between small long-lived objects (the sentences and spans of a long report), where the freed space
+could not be trimmed. A check of 10 MB then grows no more than its report does against 1 MB
+(docs/bench-long.md). ``MALLOC_MMAP_THRESHOLD_`` set in the environment wins."""
 from __future__ import annotations
 
 import ctypes
 import functools
+import os
+
+MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's own starting value, kept instead of growing with every large free
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 
 
 @functools.cache
-def _malloc_trim():
+def _glibc(name: str, *argtypes):
     try:
-        fn = ctypes.CDLL(None).malloc_trim
+        fn = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):  # not glibc
         return None
-    fn.argtypes, fn.restype = [ctypes.c_size_t], ctypes.c_int
+    fn.argtypes, fn.restype = list(argtypes), ctypes.c_int
     return fn
+
+
+def _malloc_trim():
+    return _glibc("malloc_trim", ctypes.c_size_t)
+
+
+def bound_heap() -> bool:
+    """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD` (see the module's text); False where the
+    environment already sets it (``MALLOC_MMAP_THRESHOLD_``) or the allocator is not glibc's."""
+    fn = _glibc("mallopt", ctypes.c_int, ctypes.c_int)
+    if fn is None or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    return fn(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
 
 
 def release() -> bool:
