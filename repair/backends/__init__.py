@@ -5,13 +5,7 @@ Importing this package bounds oneDNN's primitive cache before any model runs (to
 oneDNN kernels on the CPU go through it): by default it keeps 1,024 compiled kernels, one per input
 shape, each with its own scratch memory, and the restorer's batches and branches come in ever new
 shapes, so a long fix grew by hundreds of MB that no free returned. Eight kernels measured no slower
-(docs/history.md). ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` set in the environment wins.
-
-It also fixes glibc's mmap threshold (:func:`repair.backends.memory.bound_heap`), so that large freed
-tensors go back to the system rather than fragment the heap of a long run."""
+(docs/history.md). ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` set in the environment wins."""
 import os
 
-from repair.backends.memory import bound_heap
-
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "8")
-bound_heap()

@@ -8,19 +8,24 @@ every heap (``malloc_trim(0)``, which since glibc 2.8 also releases pages inside
 top). It costs a walk over the free lists (well under 1% of a model batch), so it is called between
 batches, not between tensors. Elsewhere (musl, macOS, Windows) it does nothing.
 
-:func:`bound_heap` (called when ``repair.backends`` is imported) fixes glibc's mmap threshold at
-:data:`MMAP_THRESHOLD`: every allocation larger than that (a batch's activations, a tensor of scores)
-gets pages of its own that go back to the system when it is freed, instead of a place in a heap
-between small long-lived objects (the sentences and spans of a long report), where the freed space
-could not be trimmed. A check of 10 MB then grows no more than its report does against 1 MB
-(docs/bench-long.md). ``MALLOC_MMAP_THRESHOLD_`` set in the environment wins."""
+:func:`small_blocks_mapped` fixes glibc's mmap threshold at :data:`MMAP_THRESHOLD` while the
+detector runs: every allocation larger than that (a batch's activations) gets pages of its own that go
+back to the system when it is freed, instead of a place in a heap between small long-lived objects (the
+sentences and spans of a long report), where the freed space could not be trimmed. A check of 10 MB
+then grows little more than its report does against 1 MB (docs/bench-long.md). Afterwards the threshold
+is :data:`HEAP_THRESHOLD`, where glibc's own adjustment ends up after large frees: the restorer's many
+mid-sized tensors (key/value caches, branch groups) from the heap, since mapping each of them anew
+cost a fix about a quarter of its time (docs/history.md). ``MALLOC_MMAP_THRESHOLD_`` set in the
+environment wins: then the threshold is left alone."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
 
 MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's own starting value, kept instead of growing with every large free
+HEAP_THRESHOLD = 32 * 1024 * 1024  # glibc's ceiling for its dynamic threshold on 64-bit systems
 _M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 
 
@@ -38,13 +43,25 @@ def _malloc_trim():
     return _glibc("malloc_trim", ctypes.c_size_t)
 
 
-def bound_heap() -> bool:
-    """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD` (see the module's text); False where the
-    environment already sets it (``MALLOC_MMAP_THRESHOLD_``) or the allocator is not glibc's."""
+def set_mmap_threshold(size: int) -> bool:
+    """Allocations over ``size`` bytes get pages of their own; False (nothing done) where the environment
+    sets the threshold (``MALLOC_MMAP_THRESHOLD_``) or the allocator is not glibc's."""
     fn = _glibc("mallopt", ctypes.c_int, ctypes.c_int)
     if fn is None or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    return fn(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    return fn(_M_MMAP_THRESHOLD, size) == 1
+
+
+@contextlib.contextmanager
+def small_blocks_mapped():
+    """Within: allocations over :data:`MMAP_THRESHOLD` are mapped (and unmapped when freed); after:
+    those up to :data:`HEAP_THRESHOLD` come from the heap (see the module's text)."""
+    done = set_mmap_threshold(MMAP_THRESHOLD)
+    try:
+        yield done
+    finally:
+        if done:
+            set_mmap_threshold(HEAP_THRESHOLD)
 
 
 def release() -> bool:
