@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -658,3 +659,13 @@ def test_corrector_proposals_and_evidence(decoder):
     assert proposed and all(c.forced and c.start >= start and c.end <= span[0].end for c in proposed)
     # candidates elsewhere in the sentence (where the detector does not point) get no channel
     assert all(c.channel is None for c in cands if c.end <= start or c.start >= span[0].end)
+
+
+def test_a_tune_at_another_pointing_threshold_cannot_be_written(monkeypatch, capsys):
+    """The shipped decoder reads the detector's own spans, so an operating point tuned on spans at
+    another threshold would not be the one it runs at: measured only."""
+    tune = load_script("tune_restorer")
+    monkeypatch.setattr(sys, "argv", ["tune_restorer.py", "--span-threshold", "0.3", "--write"])
+    with pytest.raises(SystemExit) as exit:
+        tune.main()
+    assert exit.value.code == 2 and "measured, not written" in capsys.readouterr().err

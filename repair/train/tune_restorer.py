@@ -220,6 +220,8 @@ def main():
                     "(those whose first token the restorer finds likeliest; measured with and without them)")
     ap.add_argument("--corrector", type=int, default=0, help="score N of the corrector head's originals at each pointed "
                     "word too, and give the reranker the head's evidence (measured with and without them)")
+    ap.add_argument("--span-threshold", type=float, default=None,
+                    help="word p(substituted) at which the detector points (its default: 0.5); measured, not shipped")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
     ap.add_argument("--top", type=int, default=15)
@@ -228,6 +230,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=0.005, help="F0.5 within which settings count as equal")
     ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
     args = ap.parse_args()
+    if args.write and args.span_threshold is not None:
+        ap.error("--span-threshold is measured, not written: the shipped decoder is given the detector's own spans")
 
     tune, fit, articles = samples(args.data, {False: args.per_spinner, True: args.clean},
                         {False: args.fit_per_spinner, True: args.fit_clean}, args.seed)
@@ -235,6 +239,8 @@ def main():
     from repair import Repairer
 
     rep = Repairer(restore_threshold=0.0)  # every sentence: the sweep applies the restore threshold itself
+    if args.span_threshold is not None:
+        rep.detector.span_threshold = args.span_threshold
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
     dec.lexicon_branches, dec.corrector_branches = args.lexicon, args.corrector
@@ -243,6 +249,7 @@ def main():
     key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
     key += ("corrector", args.corrector) if args.corrector else ()
     key += ("bf16",) if dec.dtype == dec.torch.bfloat16 else ()  # float32 decodes keep their old key
+    key += ("span", args.span_threshold) if args.span_threshold is not None else ()
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
     else:
