@@ -15,6 +15,11 @@ MAX_SENTENCE_CHARS = 500
 # the restorer is given this many sentences at a time (their candidates are held together; candidates
 # do not depend on batching, their scores only to rounding), so a long text's memory stays bounded
 RESTORE_CHUNK = 256
+# a text of more sentences than this is detected with glibc's large blocks mapped apart from its heap
+# (repair.backends.memory.small_blocks_mapped): its report outlives many batches, and freed batches
+# interleaved with it kept a 10 MB check 14-19% above a 1 MB one (8% mapped), at ~30% more detection
+# time (docs/bench-long.md, docs/history.md), which ordinary documents and batch records do not pay
+MAPPED_ABOVE = 1024
 
 # -- defaults for components that ship no operating point of their own -------------------------
 DEFAULT_THRESHOLD = 0.5  # flag a sentence scoring at least this (v0, a caller's own detector)

@@ -6,12 +6,13 @@ offsets all point into the input text.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from functools import cached_property
 
 from repair import config, registry
 from repair._version import __version__
-from repair.backends.memory import release
+from repair.backends.memory import release, small_blocks_mapped
 from repair.detect import Detector, LMLexiconDetector
 from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
 from repair.errors import InputError, TooLarge
@@ -123,7 +124,9 @@ class Repairer:
             raise ValueError(f"{len(document_scores)} document scores for {len(texts)} texts")
         spans = [self.segmenter.sentences(t)[:limit] for t in texts]
         flat = [t[s:e] for t, sp in zip(texts, spans) for s, e in sp]
-        with self._lock:
+        # a very long text's report outlives many batches: their large blocks are mapped apart from it
+        long = any(len(sp) > config.MAPPED_ABOVE for sp in spans)
+        with self._lock, small_blocks_mapped() if long else contextlib.nullcontext():
             evidence = self.detector.detect(flat)
         calibration = self.detector.context
         given = document_scores or [None] * len(texts)

@@ -8,15 +8,17 @@ every heap (``malloc_trim(0)``, which since glibc 2.8 also releases pages inside
 top). It costs a walk over the free lists (well under 1% of a model batch), so it is called between
 batches, not between tensors. Elsewhere (musl, macOS, Windows) it does nothing.
 
-:func:`small_blocks_mapped` fixes glibc's mmap threshold at :data:`MMAP_THRESHOLD` while the
-detector runs: every allocation larger than that (a batch's activations) gets pages of its own that go
-back to the system when it is freed, instead of a place in a heap between small long-lived objects (the
-sentences and spans of a long report), where the freed space could not be trimmed. A check of 10 MB
-then grows little more than its report does against 1 MB (docs/bench-long.md). Afterwards the threshold
-is :data:`HEAP_THRESHOLD`, where glibc's own adjustment ends up after large frees: the restorer's many
-mid-sized tensors (key/value caches, branch groups) from the heap, since mapping each of them anew
-cost a fix about a quarter of its time (docs/history.md). ``MALLOC_MMAP_THRESHOLD_`` set in the
-environment wins: then the threshold is left alone."""
+:func:`small_blocks_mapped` fixes glibc's mmap threshold at :data:`MMAP_THRESHOLD` while the detector
+reads a very long text (``repair.config.MAPPED_ABOVE``): every allocation larger than that (a batch's
+activations) gets pages of its own that go back to the system when it is freed, instead of a place in a
+heap between small long-lived objects (the sentences and spans of a long report), where the freed space
+could not be trimmed. A check of 10 MB then grows little more than its report does against 1 MB
+(docs/bench-long.md), for about 30% more detection time (mapping and faulting in each batch's
+activations anew), which ordinary documents do not pay. Afterwards the threshold is
+:data:`HEAP_THRESHOLD`, where glibc's own adjustment ends up after large frees: the restorer's many mid-
+sized tensors (key/value caches, branch groups) from the heap, since mapping each of them anew cost a
+fix about a quarter of its time (docs/history.md). ``MALLOC_MMAP_THRESHOLD_`` set in the environment
+wins: then the threshold is left alone."""
 from __future__ import annotations
 
 import contextlib

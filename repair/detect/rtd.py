@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repair.backends.memory import bounded_groups, release, small_blocks_mapped
+from repair.backends.memory import bounded_groups, release
 from repair.backends.resources import model_path
 from repair.detect.base import ContextCalibration, Detector, SentenceEvidence
 from repair.doc import Span, sigmoid
@@ -97,13 +97,10 @@ class EncoderDetector(Detector):
     def detect(self, sentences: list[str]) -> list[SentenceEvidence]:
         """Each sentence's evidence, computed :data:`CHUNK` sentences at a time: a long document's words
         and tokens are held for one chunk only, so memory stays flat however long the input (the
-        batches of similar length are made within each chunk). Its large tensors are mapped apart from the
-        heap (:func:`repair.backends.memory.small_blocks_mapped`), so that the heap, where the growing list
-        of evidence lives, is not left fragmented by them."""
+        batches of similar length are made within each chunk)."""
         out: list[SentenceEvidence] = []
-        with small_blocks_mapped():
-            for k in range(0, len(sentences), CHUNK):
-                out += self._detect(sentences[k:k + CHUNK])
+        for k in range(0, len(sentences), CHUNK):
+            out += self._detect(sentences[k:k + CHUNK])
         return out
 
     def _detect(self, sentences: list[str]) -> list[SentenceEvidence]:
