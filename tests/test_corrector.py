@@ -20,6 +20,43 @@ def test_word_targets_tag_a_spun_phrase_word_by_word():
     assert len(keeps) == 2 and all(k in (0, 3, 4, 7, 8) for k, _ in keeps)  # words the spinner left alone
 
 
+def test_hard_keep_examples_are_the_untouched_words_the_detector_suspects_most():
+    train = load_script("train_corrector")
+    rec = {"spun": "Blinken got here to the region on Tuesday.",
+           "edits": [{"start": 8, "end": 16, "original": "came", "spun": "got here"}]}
+    pointed = [0.1, 0.9, 0.8, 0.2, 0.35, 0.7, 0.05, 0.4]  # got here spun; region, on, the: untouched suspects
+    targets = train.word_targets(rec, random.Random(0), 0, pointed, hard_keep=2, hard_floor=0.3)
+    assert targets == [(1, "came"), (2, "<delete>"), (5, "<keep>"), (7, "<keep>")]
+    # below the floor nothing is hard; the random KEEP words are drawn from the rest
+    targets = train.word_targets(rec, random.Random(0), 1, pointed, hard_keep=3, hard_floor=0.75)
+    keeps = [k for k, t in targets if t == "<keep>"]
+    assert len(keeps) == 1 and keeps[0] in (0, 3, 4, 5, 6, 7)
+    assert train.word_targets(rec, random.Random(0), 0, None, hard_keep=2) == [(1, "came"), (2, "<delete>")]
+
+
+def test_featurizing_with_hard_keeps_reads_clean_records_for_their_suspected_words():
+    """The detector's scores come from the featurizing pass itself: a clean sentence gives KEEP
+    examples only where the shipped detector suspects a word (here the spinner-like "stated",
+    "invoice"), a spun one its targets and its untouched suspects ("region" beside "got here")."""
+    pytest.importorskip("torch")
+    from repair.backends.encoder import load_detector
+    from repair.backends.resources import model_path
+
+    train = load_script("train_corrector")
+    tokenizer, encoder, _, bias = load_detector(model_path("detector"))
+    clean = {"spun": "The senator said on Tuesday that the bill would pass.", "edits": [], "spinner": "none"}
+    odd = {"spun": "The senator stated on Tuesday that the invoice would cross.", "edits": [], "spinner": "none"}
+    spun = {"spun": "Blinken got here to the region on Tuesday.", "spinner": "treasures",
+            "edits": [{"start": 8, "end": 16, "original": "came", "spun": "got here"}]}
+    plain = train.featurize_records([clean, odd, spun], tokenizer, encoder, keep_per_sentence=0)
+    assert plain["targets"] == ["came", "<delete>"] and plain["sentences"] == 1
+    hard = train.featurize_records([clean, odd, spun], tokenizer, encoder, keep_per_sentence=0, hard_keep=2,
+                                   hard_floor=0.3, token_bias=bias)
+    assert list(zip(hard["spun"], hard["targets"])) == [
+        ("invoice", "<keep>"), ("stated", "<keep>"), ("got", "came"), ("here", "<delete>"), ("region", "<keep>")]
+    assert hard["sentences"] == 1 and hard["h"].shape == (5, encoder.config.hidden_size)
+
+
 def _tiny_data(tmp_path):
     """A small shard where the same substitutions recur (train and val)."""
     pairs = [("got here", "came"), ("struggle", "war"), ("overseas", "foreign"), ("navy", "military")]

@@ -65,13 +65,17 @@ def make_head(hidden: int, vocab_size: int, embeddings, width: int = 768, free: 
     return CorrectorHead()
 
 
-def word_states(encoder, batch):
+def word_states(encoder, batch, *, with_logits: bool = False, token_bias=None):
     """[B, W, H] the encoder's last hidden state at each word's first sub-token (zeros where a word fell
-    past the token limit: ``batch.first < 0``)."""
+    past the token limit: ``batch.first < 0``). ``with_logits``: also the detector's [B, W] word logits
+    from the same pass (``repair.backends.encoder.word_logits``)."""
+    from repair.backends.encoder import gather_word_logits
+
     out = encoder(**batch.inputs, output_hidden_states=True)
     h = out.hidden_states[-1]
     idx = batch.first.clamp(min=0)[..., None].expand(-1, -1, h.shape[-1])
-    return h.gather(1, idx).masked_fill((batch.first < 0)[..., None], 0.0)
+    states = h.gather(1, idx).masked_fill((batch.first < 0)[..., None], 0.0)
+    return (states, gather_word_logits(out.logits[..., 0], batch, token_bias)) if with_logits else states
 
 
 def top_layers(encoder, n: int):

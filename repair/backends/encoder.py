@@ -110,7 +110,11 @@ def word_logits(model, batch: Batch, token_bias=None) -> "torch.Tensor":  # noqa
 
     ``token_bias`` ([vocab]) is an optional learned correction per first sub-token: a cheap second
     stage that memorises which words spinners write, on top of the contextual logit."""
-    logits = model(**batch.inputs).logits[..., 0]  # [B, T]
+    return gather_word_logits(model(**batch.inputs).logits[..., 0], batch, token_bias)
+
+
+def gather_word_logits(logits, batch: Batch, token_bias=None) -> "torch.Tensor":  # noqa: F821
+    """:func:`word_logits` from the model's token logits ``[B, T]`` (an output already computed)."""
     if token_bias is not None:
         logits = logits + token_bias[batch.inputs["input_ids"]]
     gathered = logits.gather(1, batch.first.clamp(min=0))

@@ -42,9 +42,13 @@ NAME = "minilm-corrector-v1"
 NAME_LAYERS = "minilm-corrector-v2"  # with its own top encoder layers (--tune-layers)
 
 
-def word_targets(rec: dict, rng: random.Random, keep_per_sentence: int) -> list[tuple[int, str]]:
+def word_targets(rec: dict, rng: random.Random, keep_per_sentence: int, pointed: list[float] | None = None,
+                 hard_keep: int = 0, hard_floor: float = 0.3) -> list[tuple[int, str]]:
     """(word index in ``words(spun)``, target) for the words of one record: each word of a spun phrase
-    with the author's word at its place (lower case) or DELETE, and a few untouched words with KEEP."""
+    with the author's word at its place (lower case) or DELETE, and a few untouched words with KEEP.
+    With ``pointed`` (the detector's p(substituted) of each word), the ``hard_keep`` untouched words it
+    suspects most (at least ``hard_floor``) are KEEP examples too: the words a restorer is shown by
+    mistake, where the head must learn to leave the author's word alone (random ones are mostly easy)."""
     toks = words(rec["spun"])
     out, spun = [], set()
     for e in rec["edits"]:
@@ -56,24 +60,34 @@ def word_targets(rec: dict, rng: random.Random, keep_per_sentence: int) -> list[
             if target != toks[k].text.lower():
                 out.append((k, target))
     rest = [k for k in range(len(toks)) if k not in spun]
-    out += [(k, KEEP) for k in rng.sample(rest, min(keep_per_sentence, len(rest)))]
+    hard = []
+    if pointed is not None and hard_keep:
+        hard = sorted((k for k in rest if k < len(pointed) and pointed[k] >= hard_floor), key=lambda k: -pointed[k])
+        hard = hard[:hard_keep]
+        rest = [k for k in rest if k not in hard]
+    out += [(k, KEEP) for k in hard + rng.sample(rest, min(keep_per_sentence, len(rest)))]
     return out
 
 
 def featurize_records(recs, tokenizer, encoder, *, max_tokens: int = 256, batch: int = 64, keep_per_sentence: int = 1,
-                      seed: int = 0, deadline: float = float("inf"), limit: int | None = None, log: str = ""):
+                      seed: int = 0, deadline: float = float("inf"), limit: int | None = None, log: str = "",
+                      hard_keep: int = 0, hard_floor: float = 0.3, token_bias=None):
     """Features of the spun records among ``recs``: h [N, H] (float16), targets, spinners, the spun words,
-    and how many sentences were read. Stops at ``limit`` sentences or at ``deadline`` (a time.time())."""
+    and how many spun sentences were read. Stops at ``limit`` sentences or at ``deadline`` (a time.time()).
+    With ``hard_keep`` (:func:`word_targets`), the detector's word scores come from the same encoder pass
+    (``token_bias``: the detector's), and clean records give their suspected words as KEEP examples too."""
     rng = random.Random(seed)
     feats, targets, spinners, spun_words = [], [], [], []
-    pending, n, t0 = [], 0, time.time()
+    pending, n, flushes, t0 = [], 0, 0, time.time()
 
     def flush():
         b = featurize(tokenizer, [r["spun"] for r in pending], max_tokens)
         with torch.inference_mode():
-            h = word_states(encoder, b)
+            h, z = word_states(encoder, b, with_logits=True, token_bias=token_bias)
+            pointed = torch.sigmoid(z.float()).tolist() if hard_keep else [None] * len(pending)
         for row, rec in enumerate(pending):
-            for k, target in word_targets(rec, rng, keep_per_sentence):
+            keeps = keep_per_sentence if rec["edits"] else 0
+            for k, target in word_targets(rec, rng, keeps, pointed[row], hard_keep, hard_floor):
                 if k < h.shape[1] and b.first[row, k] >= 0:
                     feats.append(h[row, k].half())
                     targets.append(target)
@@ -82,13 +96,14 @@ def featurize_records(recs, tokenizer, encoder, *, max_tokens: int = 256, batch:
         pending.clear()
 
     for rec in recs:
-        if not rec["edits"]:
+        if not rec["edits"] and not hard_keep:
             continue
         pending.append(rec)
-        n += 1
+        n += bool(rec["edits"])
         if len(pending) == batch:
             flush()
-            if log and n % (batch * 20) == 0:
+            flushes += 1
+            if log and flushes % 20 == 0:
                 print(f"{log}: {n} sentences, {len(targets)} examples, {n / (time.time() - t0):.1f} sent/s", flush=True)
         if (limit is not None and n >= limit) or time.time() > deadline:
             break
@@ -165,7 +180,7 @@ def _batch_states(encoder, layers, part: dict, examples: list[int]):
     return out[rows, torch.tensor([part["pos"][e] for e in examples], device=device)]
 
 
-def extract(args, tokenizer, encoder, split: str, limit: int, deadline: float) -> dict:
+def extract(args, tokenizer, encoder, split: str, limit: int, deadline: float, token_bias=None) -> dict:
     """:func:`featurize_records` of a split of ``--data``, cached in ``--out`` (a rerun reads the cache)."""
     cache = args.out / (f"features-{split}.pt" if not args.tune_layers else f"states{args.tune_layers}-{split}.pt")
     if cache.exists():
@@ -173,6 +188,8 @@ def extract(args, tokenizer, encoder, split: str, limit: int, deadline: float) -
     t0 = time.time()
     how = dict(max_tokens=args.max_tokens, batch=args.extract_batch, keep_per_sentence=args.keep_per_sentence,
                seed=args.seed, deadline=deadline, limit=limit, log=split)
+    if split == "train" and args.hard_keep:  # held-out recall stays measured on the same examples
+        how.update(hard_keep=args.hard_keep, hard_floor=args.hard_floor, token_bias=token_bias)
     if args.tune_layers:
         out = sequence_records(records(args.data, split), tokenizer, encoder, args.tune_layers, **how)
     else:
@@ -213,6 +230,9 @@ def main(argv=None):
     ap.add_argument("--val-sentences", type=int, default=6000)
     ap.add_argument("--minutes", type=float, default=30.0, help="budget for featurizing the training sentences")
     ap.add_argument("--keep-per-sentence", type=int, default=1)
+    ap.add_argument("--hard-keep", type=int, default=0, help="also the N untouched words per sentence (clean ones "
+                                                             "too) that the detector suspects most, as KEEP examples")
+    ap.add_argument("--hard-floor", type=float, default=0.3, help="the detector's p(substituted) a hard KEEP word has at least")
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--max-vocab", type=int, default=30000)
     ap.add_argument("--extra-vocab", type=int, default=0, help="also the N most frequent English words (wordfreq)")
@@ -249,10 +269,10 @@ def main(argv=None):
         config["operating_point"] = tune(args)
         (args.export / "repair.json").write_text(json.dumps(config, indent=2) + "\n")
         return config
-    tokenizer, encoder, _, _ = load_detector(model_path(args.detector), args.device)
+    tokenizer, encoder, _, token_bias = load_detector(model_path(args.detector), args.device)
     deadline = time.time() + 60 * args.minutes
     val = extract(args, tokenizer, encoder, "val", args.val_sentences, float("inf"))
-    train = extract(args, tokenizer, encoder, "train", args.sentences, deadline)
+    train = extract(args, tokenizer, encoder, "train", args.sentences, deadline, token_bias)
 
     counts = Counter(train["targets"])
     if args.init:  # continue from an exported corrector: its vocabulary, head (and top layers)
