@@ -70,3 +70,20 @@ def test_token_counts():
     tokens = [(0, 2), (3, 6), (7, 11), (12, 15)]
     c = token_counts(pred_spans=[(3, 11)], gold_spans=[(7, 15)], tokens=tokens)
     assert (c.tp, c.fp, c.fn) == (1, 1, 1)
+
+
+def test_eval_update_keeps_rows_of_the_same_benchmark_with_their_own_settings():
+    from repair.train.evaluate import old_results
+
+    page = "repair:0.1.0|bench:devbench.jsonl|per-spinner:50|seed:13"
+    rows = {"v0": {"system": "v0", "settings": "threshold:0.5|min-confidence:0.1"}}
+    assert old_results({"signature": page, "results": rows}, page) == rows
+    # a page from before the settings went to the rows: its signature's settings were the default system's
+    legacy = {"signature": page + "|threshold:0.82|min-confidence:0.25",
+              "results": {"default": {"system": "d"}, "v0": {"system": "v0"}}}
+    kept = old_results(legacy, page)
+    assert kept["default"]["settings"] == "threshold:0.82|min-confidence:0.25"
+    assert kept["v0"]["settings"] == "unrecorded"
+    # another benchmark, sample size or seed: nothing is kept
+    assert old_results(legacy, page.replace("per-spinner:50", "per-spinner:150")) is None
+    assert old_results({"signature": page.replace("seed:13", "seed:1"), "results": rows}, page) is None

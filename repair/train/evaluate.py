@@ -267,6 +267,30 @@ def sample(records, per_spinner, seed):
     return picked
 
 
+def settings(system) -> str | None:
+    """The settings a system's rows depend on beyond the page's signature (None: it has none)."""
+    rep = getattr(system, "repairer", None)
+    if rep is None:
+        return None
+    if isinstance(system, DetectOnly):
+        return f"threshold:{rep.threshold:g}"
+    return f"threshold:{rep.threshold:g}|min-confidence:{rep.edit_confidence:g}"
+
+
+def old_results(old: dict, signature: str) -> dict | None:
+    """The results of an earlier run that ``--update`` keeps, or None when they were measured on something
+    else. A page written before the settings moved to the rows carries them in its signature, and they were
+    the default system's, so the other kept rows' settings are unrecorded."""
+    sig = old.get("signature", "")
+    if sig == signature:
+        return old["results"]
+    if not sig.startswith(signature + "|threshold:"):
+        return None
+    legacy = sig[len(signature) + 1:]
+    return {name: {**res, "settings": res.get("settings", legacy if name == "default" else "unrecorded")}
+            for name, res in old["results"].items()}
+
+
 def fmt(x):
     return "–" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
 
@@ -359,21 +383,24 @@ def main():
         data = everything if name.endswith("detector") else records
         # each system flags at its own detector's threshold (v0's uncalibrated score: DEFAULT_THRESHOLD)
         metrics, speed = evaluate(system, data, getattr(system, "repairer", repairer).threshold, articles)
-        results[name] = {"system": system.name, "metrics": metrics, "sentences_per_s": speed, "n": len(data)}
+        results[name] = {"system": system.name, "settings": settings(system), "metrics": metrics,
+                         "sentences_per_s": speed, "n": len(data)}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     damage = clean_damage(repairer, everything) if "default" in results else None
     recall = candidate_recall([r for r in everything if r["edits"]]) if "fast" in results else None
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    signature = (f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
-                 f"|threshold:{repairer.threshold:g}|min-confidence:{repairer.edit_confidence:g}")
+    # the page's signature names what every row shares; each system's own settings go with its row (sacrebleu's
+    # habit: a signature built from the component's settings), so --update can replace one system's rows
+    signature = f"repair:{__version__}|bench:{bench.name}|per-spinner:{args.per_spinner or 'all'}|seed:{args.seed}"
     payload = {"signature": signature, "peak_rss_mb": peak_mb, "n": len(records), "results": results,
                "clean_damage": damage, "candidate_recall": recall}
     old_path = Path(args.out).with_suffix(".json")
     if args.update and old_path.exists():
         old = json.loads(old_path.read_text())
-        if old.get("signature") != signature:
+        kept = old_results(old, signature)
+        if kept is None:
             sys.exit(f"--update: {old_path} was made with another signature ({old.get('signature')})")
-        payload["results"] = {**old["results"], **results}
+        payload["results"] = {**kept, **results}
         for key in ("clean_damage", "candidate_recall"):
             payload[key] = payload[key] or old.get(key)
         payload["peak_rss_mb"] = max(peak_mb, old.get("peak_rss_mb", 0))
@@ -386,6 +413,8 @@ def main():
              f"Signature: `{signature}`  ",
              f"{len(records)} sampled sentences ({args.per_spinner or 'all'} per spinner) for every system; the "
              f"detector alone also runs on all {len(everything)}. Peak RSS of the whole run {peak_mb:.0f} MB.", "",
+             "Each system's own settings (the detector threshold it flags at, the minimum confidence of an edit):", "",
+             *[f"- {res['system']}: `{res['settings']}`" for res in results.values() if res.get("settings")], "",
              "## Detection (sentence ROC AUC of the spun sentences, those the spinner changed, against the clean "
              "articles' sentences; P/R/F1 at each detector's default threshold; token P/R/F1 of its word spans)", "",
              "Every sentence is scored within its article, as `repair check article.txt` scores it: the trained "
