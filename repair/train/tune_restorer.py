@@ -120,6 +120,9 @@ def coverage(rows, spinners) -> None:
 
 
 CHANNEL_FEATURES = ("from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
+# clean weights tried for reranker_alone besides --clean-weights: without its article a sentence's candidates
+# need a heavier penalty on clean edits to keep within the damage cap
+ALONE_WEIGHTS = (30.0, 150.0, 200.0, 300.0, 1000.0)
 
 
 def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES) -> dict:
@@ -320,7 +323,10 @@ def main():
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
         if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
             alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
-                              sorted({*args.clean_weights, 30.0}), conf, thr, spinners, args.max_damage)
+                              sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners, args.max_damage)
+            if alone is None:
+                print("no reranker for one-sentence texts keeps within the damage cap: they would be scored by the "
+                      "document reranker with no document (few edits)")
     if args.write:
         path = model_path("restorer") / "repair.json"
         config = json.loads(path.read_text())
