@@ -34,7 +34,7 @@ def test_spun_seed_scores_above_every_clean_seed(seed_results):
 
 def test_the_spun_seed_gets_its_tells_restored(seed_results):
     """The default restorer at its shipped point on the real spun seed: the tells issue 27 lists come back
-    (struggle -> war is left out: the restorer writes fight as often, the author wrote war)."""
+    (struggle -> war is left out: on this seed the restorer writes fight three times and war once)."""
     edits = {(e.before.lower(), e.after.lower()) for e in seed_results[SPUN_SEED].edits}
     for pair in [("got here", "came"), ("information convention", "news conference"), ("navy", "military"),
                  ("jap", "eastern"), ("12 months", "year"), ("overseas", "foreign"), ("stated", "said"),
