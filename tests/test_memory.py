@@ -112,3 +112,16 @@ def test_only_a_very_long_text_is_detected_with_small_blocks_mapped(monkeypatch)
     assert [s.own_score for rep in r.check_many([three, three]) for s in rep.sentences] == [0.1] * 6 and inside == []
     assert [s.own_score for s in r.check(three + " Four ran.").sentences] == [0.9] * 4
     assert inside == [True, False]
+
+
+def test_groups_stay_within_their_padded_budget_in_any_order():
+    """A group is padded to its longest item: that bound holds however the items come (the decoder sorts
+    its paths by token count before their prefix, so a long prefix may come before short ones), and
+    nothing is dropped or reordered."""
+    from repair.backends.memory import bounded_groups
+
+    lengths = [30, 10, 10, 10, 40, 5, 5, 5, 5, 5, 100, 1]
+    groups = bounded_groups(lengths, 4, 60, lambda n: n)
+    assert [n for g in groups for n in g] == lengths
+    assert all(len(g) <= 4 and (len(g) == 1 or len(g) * max(g) <= 60) for g in groups)
+    assert [30, 10] in groups and [100] in groups  # 3 x 30 would pass the budget; a lone long item its own group

@@ -218,11 +218,12 @@ def decoder32(decoder):
     return type(decoder)(precision="fp32", corrector=decoder.corrector, lexicon=decoder.lexicon)
 
 
-def test_candidates_do_not_depend_on_batching_or_order(decoder32):
+def test_candidates_do_not_depend_on_batching_or_order(decoder32, repairer):
     """Finished branches leave the generation batch and sentences are batched by length: neither may
     change a candidate (one branch at a time, in reversed order, gives the same ones; their scores agree
     to rounding). In float32: bfloat16 keeps this only up to its rounding."""
     decoder = decoder32
+    from repair.doc import Span
     from repair.text.segment import default_segmenter
 
     text = (ROOT / "seeds" / f"{SPUN_SEED}.txt").read_text(encoding="utf-8")
@@ -234,17 +235,26 @@ def test_candidates_do_not_depend_on_batching_or_order(decoder32):
     def llrs(cands):
         return [c.llr for c in sorted(cands, key=lambda c: (c.start, c.end, c.after))]
 
-    batched = decoder.candidates_many(sentences)
-    saved = decoder.branch_batch
-    try:
-        decoder.branch_batch = 1
-        single = decoder.candidates_many(sentences[::-1])[::-1]
-    finally:
-        decoder.branch_batch = saved
-    assert sum(map(len, batched)) >= 3
-    assert [key(c) for c in batched] == [key(c) for c in single]
-    for a, b in zip(batched, single):
-        assert llrs(a) == pytest.approx(llrs(b), abs=_rounding(decoder))
+    # without detector evidence (branches where the model prefers another word) and with the detector's
+    # spans (branches and the corrector's proposals at the words it points at, scored in groups of
+    # paths of one length, those a branch already makes left out)
+    checked = repairer.check(text).sentences
+    assert [s.text for s in checked] == sentences
+    spans = [[Span(p.start - s.start, p.end - s.start, p.score, p.text) for p in s.spans] for s in checked]
+    assert sum(map(len, spans)) >= 3
+    for sp in (None, spans):
+        batched = decoder.candidates_many(sentences, sp)
+        saved = decoder.branch_batch
+        try:
+            decoder.branch_batch = 1
+            single = decoder.candidates_many(sentences[::-1], sp and sp[::-1])[::-1]
+        finally:
+            decoder.branch_batch = saved
+        assert sum(map(len, batched)) >= 3
+        assert [key(c) for c in batched] == [key(c) for c in single]
+        for a, b in zip(batched, single):
+            assert llrs(a) == pytest.approx(llrs(b), abs=_rounding(decoder))
+    assert any(c.proposed == "corrector" for cands in batched for c in cands)
 
 
 def test_memory_goes_back_after_each_batch_of_sentences(decoder32, monkeypatch):

@@ -76,13 +76,15 @@ def release() -> bool:
 
 
 def bounded_groups(items: list, size: int, budget: int, length) -> list[list]:
-    """``items``, sorted by ``length``, in consecutive groups of at most ``size`` items whose padded
-    length (items x the longest) stays within ``budget`` (a group holds at least one item), so that the
-    memory of a batch is bounded however long its items are."""
-    groups, cur = [], []
+    """``items`` in consecutive groups of at most ``size`` items whose padded length (items x the
+    longest) stays within ``budget`` (a group holds at least one item), so that the memory of a batch is
+    bounded however long its items are. Sorted by ``length``, they pad least."""
+    groups, cur, longest = [], [], 0
     for it in items:
-        if cur and (len(cur) == size or (len(cur) + 1) * length(it) > budget):
+        n = length(it)
+        if cur and (len(cur) == size or (len(cur) + 1) * max(longest, n) > budget):
             groups.append(cur)
-            cur = []
+            cur, longest = [], 0
         cur.append(it)
+        longest = max(longest, n)
     return groups + ([cur] if cur else [])

@@ -35,6 +35,43 @@ class _Branch:
     forced: int | None = None  # first token, when the branch is opened at a detector span (not by the model)
 
 
+class _Predictions:
+    """What the first pass predicts of one sentence's draft: at each draft position ``j`` (and at the
+    end, ``j = len(draft)``) the log p of the draft token (of the end), the model's best token and its
+    log p; :meth:`row`, the full log-probabilities at a position, is computed from the kept hidden state
+    where it is asked for (a branch's first step, a path's first token). A [positions, vocabulary]
+    float32 table of every position would hold 197 KB a token; the hidden states hold 1 to 2 KB."""
+
+    def __init__(self, torch, head, hidden, draft_lp, best_lp, best, end_lp: float):
+        self.torch, self.head, self.hidden = torch, head, hidden
+        self.draft_lp, self.best_lp, self.best, self.end_lp = draft_lp, best_lp, best, end_lp
+        self._rows: dict[int, object] = {}
+
+    def row(self, j: int):
+        """[vocabulary] float32: log p of every token at draft position ``j``."""
+        if j not in self._rows:
+            _prefetch([(self, j)])
+        return self._rows[j]
+
+
+def _prefetch(wanted: list[tuple[_Predictions, int]]) -> None:
+    """Compute the full rows (:meth:`_Predictions.row`) at these positions of these sentences that are
+    not computed yet, in one projection (one at a time, each costs a pass over the vocabulary's weights)."""
+    todo = list(dict.fromkeys((id(p), j) for p, j in wanted if j not in p._rows))
+    if not todo:
+        return
+    by_id = {id(p): p for p, _ in wanted}
+    first = by_id[todo[0][0]]
+    torch = first.torch
+    with torch.inference_mode():
+        for k in range(0, len(todo), 256):
+            part = todo[k:k + 256]
+            h = torch.stack([by_id[i].hidden[j] for i, j in part])
+            lp = torch.log_softmax(first.head(h).float(), -1).cpu()
+            for (i, j), r in zip(part, lp):
+                by_id[i]._rows[j] = r
+
+
 @dataclass
 class _Path:
     """A replacement proposed by the lexicon or the corrector, to be scored by the restorer word for word."""
@@ -88,8 +125,8 @@ class EditDecoder(Restorer):
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
-                 offset_lexicon: float | None = None, lexicon=None, batch_size: int = 16, branch_batch: int = 48,
-                 max_batch_tokens: int = 512, max_branch_tokens: int = 4800,
+                 offset_lexicon: float | None = None, lexicon=None, batch_size: int = 32, branch_batch: int = 256,
+                 max_batch_tokens: int = 1024, max_branch_tokens: int = 4800,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None,
                  corrector_branches: int | None = None, corrector=None, precision: str | None = None):
@@ -115,11 +152,13 @@ class EditDecoder(Restorer):
         self.max_words, self.max_new_tokens, self.offset_in = max_words, max_new_tokens, offset_in
         self.lexicon = lexicon
         self.batch_size, self.branch_batch = batch_size, branch_batch
-        # the first pass's [draft tokens, vocabulary] float32 table is 197 KB a token: 512 tokens bound it at
-        # 100 MB (about 14 news sentences; pieces of text without full stops, ~115 tokens each, go 4 at a time);
-        # a group of branches copies its prefixes' key/value cache (46 KB a token in float32): 4,800 tokens bound
-        # that copy at 220 MB (news sentences' branches are bounded by branch_batch first). Halving both from
-        # 1,024 / 9,600 lowered the peak of a fix without full stops by a quarter at 4% of its time (history.md)
+        # a batch's first pass holds the key/value cache of its prompts and drafts (46 KB a token in float32)
+        # and each position's hidden state, not a [draft tokens, vocabulary] table (197 KB a token; see
+        # _Predictions): 1,024 draft tokens, about 32 news sentences (pieces of text without full stops,
+        # ~115 tokens each, go 8 at a time); a group of branches or paths copies its prefixes' cache:
+        # 4,800 tokens bound that copy at 220 MB (news sentences' groups are bounded by branch_batch first).
+        # Larger groups keep the CPU's matrix units busier: 32 sentences and 256 branches a group instead of
+        # 16 and 48 (history.md)
         self.max_batch_tokens, self.max_branch_tokens = max_batch_tokens, max_branch_tokens
         self.pointed_branches = point["pointed_branches"] if pointed_branches is None else pointed_branches
         self.detector_weighted = point["detector_weighted"] if detector_weighted is None else detector_weighted
@@ -243,6 +282,9 @@ class EditDecoder(Restorer):
         cache, logp, mask = self._first_pass(drafts)
         branches: list[_Branch] = []
         proposals: list[_Path] = []  # the lexicon's and the corrector's originals at pointed words
+        if self.pointed_branches or self.lexicon_branches:  # the rows _open reads, in one projection
+            _prefetch([(logp[row], j) for row, draft in enumerate(drafts) if draft[0] and spans[row]
+                       for _, j in _pointed_words(draft, spans[row], self.pointed_at)])
         for row, draft in enumerate(drafts):
             if draft[0]:
                 opened, paths = self._open(row, sentences[row], draft, logp[row], spans[row], tags[row])
@@ -253,14 +295,18 @@ class EditDecoder(Restorer):
         for group in bounded_groups(sorted(branches, key=lambda br: br.prefix), self.branch_batch,
                                     self.max_branch_tokens, lambda br: br.prefix):
             self._grow(group, cache, logp, mask, sentences, drafts)
-        for group in bounded_groups(sorted(proposals, key=lambda pa: pa.prefix), self.branch_batch,
-                                    self.max_branch_tokens, lambda pa: pa.prefix):
-            self._score_paths(group, cache, logp, mask)
         out: list[list[Candidate]] = [[] for _ in sentences]
         for br in branches:
             cand = self._from_branch(br, sentences[br.row], spans[br.row])
             if cand is not None:
                 out[br.row].append(cand)
+        # a proposal that a grown branch (or an earlier proposal) already makes is not scored again
+        proposals = _unproposed(proposals, sentences, out)
+        # grouped by their number of tokens, then by prefix: a group pads every path to its longest, and
+        # most are one token (a group of one-token paths is one step of the model)
+        for group in bounded_groups(sorted(proposals, key=lambda pa: (len(pa.tokens), pa.prefix)), self.branch_batch,
+                                    self.max_branch_tokens, lambda pa: pa.prefix):
+            self._score_paths(group, cache, logp, mask)
         for pa in proposals:
             cand = self._from_path(pa, sentences[pa.row], spans[pa.row], out[pa.row])
             if cand is not None:
@@ -270,11 +316,11 @@ class EditDecoder(Restorer):
 
     def _first_pass(self, drafts):
         """One forward pass over ``BOS prompt SEP draft`` for every sentence: its key/value cache, the
-        attention mask, and per sentence the log-probabilities predicting each draft token and the end
-        (``logp[row][j]``: before draft token j)."""
+        attention mask, and per sentence what it predicts before each draft token and the end
+        (:class:`_Predictions`)."""
         torch = self.torch
         from repair.backends.lm import BOS_ID
-        from repair.backends.seq2seq import SEP_ID
+        from repair.backends.seq2seq import END_ID, SEP_ID
 
         seqs = [[BOS_ID, *d[0], SEP_ID, *d[0]] for d in drafts]
         n = max(len(x) for x in seqs)
@@ -289,24 +335,30 @@ class EditDecoder(Restorer):
             rows = [torch.full((len(d) + 1,), i) for i, (d, *_) in enumerate(drafts)]
             cols = [torch.arange(len(d) + 1, 2 * len(d) + 2) for d, *_ in drafts]
             hidden = res.last_hidden_state[torch.cat(rows), torch.cat(cols)]
-            # [positions, vocabulary] in float32, computed a slice at a time: the projection, its float
-            # copy and the softmax of every position at once would hold 2.5x that (a GB for long pieces)
-            flat = torch.empty((len(hidden), self.model.lm_head.out_features), dtype=torch.float32)
+            # the token each position predicts: the draft's next token, then the end
+            target = torch.tensor([t for d, *_ in drafts for t in (*d, END_ID)], device=hidden.device)
+            # reduced to the draft token's log p and the best token a slice at a time: the projection, its
+            # float copy and the softmax of every position at once would hold a GB for long pieces
+            target_lp = torch.empty(len(hidden), dtype=torch.float32)
+            best_lp, best = torch.empty(len(hidden), dtype=torch.float32), torch.empty(len(hidden), dtype=torch.long)
             for k in range(0, len(hidden), 256):
-                flat[k:k + 256] = torch.log_softmax(self.model.lm_head(hidden[k:k + 256]).float(), -1).cpu()
-        return cache_of(res), list(flat.split([len(d) + 1 for d, *_ in drafts])), mask
+                lp = torch.log_softmax(self.model.lm_head(hidden[k:k + 256]).float(), -1)
+                target_lp[k:k + 256] = lp.gather(1, target[k:k + 256, None])[:, 0].cpu()
+                top = lp.max(-1)
+                best_lp[k:k + 256], best[k:k + 256] = top.values.cpu(), top.indices.cpu()
+        sizes = [len(d) + 1 for d, *_ in drafts]
+        preds = [_Predictions(torch, self.model.lm_head, h, t[:-1], b_lp[:-1], b[:-1], t[-1].item())
+                 for h, t, b_lp, b in zip(hidden.split(sizes), target_lp.split(sizes), best_lp.split(sizes),
+                                          best.split(sizes))]
+        return cache_of(res), preds, mask
 
-    def _open(self, row: int, sentence: str, draft, logp, spans, tags) -> tuple[list["_Branch"], list["_Path"]]:
+    def _open(self, row: int, sentence: str, draft, logp: _Predictions, spans, tags) -> tuple[list["_Branch"], list["_Path"]]:
         """The branches to grow in one sentence (where the model prefers another word than the draft by
         ``margin``, then at the words the detector points at) and the lexicon's and corrector's paths to score."""
-        from repair.backends.seq2seq import END_ID
-
         d, offs, ws, _ = draft
         p0 = len(d) + 2  # draft token j sits at position p0 + j, predicted at p0 + j - 1
-        pred = logp[:len(d)]
-        draft_lp = pred.gather(1, self.torch.tensor(d)[:, None])[:, 0]
-        copy_lp = [*draft_lp.tolist(), logp[len(d), END_ID].item()]  # ... and then the end
-        best_lp, best = pred.max(-1)
+        draft_lp, best_lp, best = logp.draft_lp, logp.best_lp, logp.best
+        copy_lp = [*draft_lp.tolist(), logp.end_lp]  # ... and then the end
         seen = set()
         token_at = {o[0]: i for i, o in reversed(list(enumerate(offs)))}  # first token of each start
         branches, proposals = [], []
@@ -330,22 +382,13 @@ class EditDecoder(Restorer):
         # words the detector points at but the model would copy: open branches with the model's best
         # other first tokens; each edit must still beat the copy path on confidence, and the most
         # confident of a word's edits is kept
-        for k, w in enumerate(ws):
-            first = token_at.get(w.start)
-            # pointed_at "first": the first word of each span only (a branch from it may replace the
-            # whole phrase, "got here" -> "came", where one from "here" would compete with it,
-            # "here" -> "there"); "all": every word of a span, for the reranker to choose between
-            if first is None or not any(
-                    p.start < w.end and w.start < p.end
-                    and (self.pointed_at == "all" or k == 0 or ws[k - 1].end <= p.start)
-                    for p in spans):
-                continue
+        for k, first in _pointed_words(draft, spans, self.pointed_at):
             # the lexicon's originals are scored at every pointed word, the model's own choice or not
-            proposals += self._lexicon_paths(row, k, first, sentence, draft, p0, copy_lp, pred[first])
+            proposals += self._lexicon_paths(row, k, first, sentence, draft, p0, copy_lp, logp)
             if k in seen or not self.pointed_branches:
                 continue
             seen.add(k)
-            for tok in self._openings(pred[first], d[first]):
+            for tok in self._openings(logp.row(first), d[first]):
                 branches.append(_Branch(row, k, p0 + first, copy_lp[first:], first, [], forced=tok))
         return branches, proposals
 
@@ -375,11 +418,11 @@ class EditDecoder(Restorer):
                          forced=True, span_start=any(p.start == start for p in sp), proposed=pa.proposed)
 
     def _lexicon_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
-                       first_logp) -> list["_Path"]:
+                       pred: "_Predictions") -> list["_Path"]:
         """The paths that replace the words from ``k`` on (one word, or a phrase the lexicon knows) with
         an original the lexicon lists for them, each followed by the draft token it re-joins. Of all the
         lexicon's originals, the ``lexicon_branches`` whose first token the restorer finds likeliest
-        there (``first_logp``, from the one pass, costs nothing) are kept, to be scored word for word
+        there (``pred.row(first)``, from the one pass) are kept, to be scored word for word
         (:meth:`_score_paths`)."""
         from repair.text.lexicon import MAX_PHRASE
 
@@ -396,6 +439,7 @@ class EditDecoder(Restorer):
             if key[:1].isupper():
                 originals = [c[:1].upper() + c[1:] for c in originals]
             out += self._paths(row, k, n, first, sentence, draft, p0, copy_lp, originals, "lexicon")
+        first_logp = pred.row(first)
         out.sort(key=lambda pa: -first_logp[pa.tokens[0]].item())  # stable: lexicon order among equals
         return out[:self.lexicon_branches]
 
@@ -467,8 +511,9 @@ class EditDecoder(Restorer):
                 res = self.model(input_ids=ids[:, :n].to(self.device), position_ids=pos.to(self.device),
                                  attention_mask=att.to(self.device), use_cache=True, **cache_kw(self.model, kv))
             later = torch.log_softmax(res.logits.float(), -1).cpu()
+        _prefetch([(logp[pa.row], pa.first) for pa in paths])
         for i, pa in enumerate(paths):
-            lp = logp[pa.row][pa.first, pa.tokens[0]].item()
+            lp = logp[pa.row].row(pa.first)[pa.tokens[0]].item()
             lp += sum(later[i, t - 1, tok].item() for t, tok in enumerate(pa.tokens[1:], 1))
             pa.logp = lp
 
@@ -489,7 +534,8 @@ class EditDecoder(Restorer):
         from repair.backends.seq2seq import END_ID
 
         kv, att = prefix_cache(cache, mask, branches)
-        nxt = torch.stack([logp[br.row][br.first] for br in branches])
+        _prefetch([(logp[br.row], br.first) for br in branches])
+        nxt = torch.stack([logp[br.row].row(br.first) for br in branches])
         for step in range(self.max_new_tokens):
             lp, tok = nxt.max(-1)
             if step == 0:
@@ -551,6 +597,40 @@ class EditDecoder(Restorer):
             return
         copy_lp = sum(br.copy_logp[:j - br.first + 1])
         br.edit = (*minimal, br.logp - copy_lp)
+
+
+def _pointed_words(draft, spans: list[Span], pointed_at: str) -> list[tuple[int, int]]:
+    """The words the detector points at, as (word index, its first draft token), where the model's other
+    first tokens open branches and the lexicon's originals are scored. ``pointed_at`` "first": the first
+    word of each span only (a branch from it may replace the whole phrase, "got here" -> "came", where
+    one from "here" would compete with it, "here" -> "there"); "all": every word of a span, for the
+    reranker to choose between. A word that does not begin on a token boundary has none."""
+    _, offs, ws, _ = draft
+    token_at = {o[0]: i for i, o in reversed(list(enumerate(offs)))}  # first token of each start
+    out = []
+    for k, w in enumerate(ws):
+        first = token_at.get(w.start)
+        if first is not None and any(p.start < w.end and w.start < p.end
+                                     and (pointed_at == "all" or k == 0 or ws[k - 1].end <= p.start)
+                                     for p in spans):
+            out.append((k, first))
+    return out
+
+
+def _unproposed(paths: list[_Path], sentences: list[str], made: list[list[Candidate]]) -> list[_Path]:
+    """The paths whose edit no candidate in ``made`` (by sentence) and no earlier path proposes (the
+    same span and replacement, in any case): scoring them would only produce candidates that
+    :meth:`EditDecoder._from_path` drops."""
+    seen = {(row, c.start, c.end, c.after.lower()) for row, cands in enumerate(made) for c in cands}
+    out = []
+    for pa in paths:
+        minimal = minimal_edit(sentences[pa.row], pa.start, pa.end, pa.after)
+        key = minimal and (pa.row, minimal[0], minimal[1], minimal[2].lower())
+        if key is None or key not in seen:
+            out.append(pa)
+            if key is not None:
+                seen.add(key)
+    return out
 
 
 def _with_channel(c: Candidate, starts: list[int], tags: dict) -> Candidate:
