@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -413,11 +414,14 @@ def test_precision_is_chosen_named_and_changes_no_edit(repairer, decoder, monkey
     import torch
 
     from repair import Repairer
-    from repair.backends.hf import float_dtype
+    from repair.backends.hf import float_dtype, machine
     from repair.text.segment import default_segmenter
 
     assert float_dtype("fp32") == torch.float32 and float_dtype("bf16") == torch.bfloat16
     assert float_dtype("auto") in (torch.float32, torch.bfloat16)
+    # the benchmark pages name the machine with the format "auto" gives the restorer on it
+    fmt = "bfloat16 (native:" if float_dtype("auto") == torch.bfloat16 else "float32"
+    assert machine().startswith(f"{os.cpu_count()} CPU cores (") and fmt in machine()
     with pytest.raises(ValueError, match="unknown precision"):
         Repairer(precision="fp16")
     monkeypatch.setenv("REPAIR_PRECISION", "fp32")
@@ -553,6 +557,28 @@ def test_fit_reranker_learns_which_evidence_predicts_a_gold_edit():
     good, bad = rows[0][2]
     assert rerank_confidence(rr, good) > 0.9 > 0.1 > rerank_confidence(rr, bad)
     assert all(math.isfinite(w) for w in rr["weights"])
+
+
+def test_fit_reranker_with_hidden_units_learns_what_a_logistic_regression_cannot():
+    """Where the gold edits are those the lexicon lists at a word the detector is sure of, or that it
+    does not list at a word it doubts (an interaction, not a sum of evidence), a reranker with a
+    hidden layer separates them and the logistic regression does not; rerank_confidence reads both."""
+    from repair.restore import rerank_confidence
+
+    tune = load_script("tune_restorer")
+    rows = []
+    for i in range(60):
+        for lexicon in (True, False):
+            for pointed in (0.95, 0.55):
+                spun = f"the navy {i} left"
+                cand = _cand(4, 8, "navy", "military", 0.0, lexicon=lexicon, pointed=pointed)
+                gold = [{"start": 4, "end": 8, "original": "military", "spun": "navy"}] if lexicon == (pointed > 0.9) else []
+                rows.append(({"spun": spun, "edits": gold, "spinner": "moby"}, 0.9, [cand]))
+    features = ("bias", "lexicon", "pointed")
+    flat, deep = tune.fit_reranker(rows, features=features), tune.fit_reranker(rows, features=features, hidden=4)
+    assert len(deep["hidden"]) == 4 and deep["positives"] == 120 and deep["candidates"] == 240
+    right = lambda rr: sum((rerank_confidence(rr, c) > 0.5) == bool(r["edits"]) for r, _, (c,) in rows) / len(rows)
+    assert right(deep) == 1.0 and right(flat) <= 0.75
 
 
 def test_candidates_carry_the_sentence_score(decoder):

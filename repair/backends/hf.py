@@ -25,6 +25,29 @@ def float_dtype(precision: str | None, device: str = "cpu"):
     return torch.bfloat16 if device == "cpu" and native else torch.float32
 
 
+def machine() -> str:
+    """This machine in words, for the headers of generated benchmark pages: the number of cores, the
+    processor's name, and the number format :func:`float_dtype` gives the restorer here, with the
+    instructions that make it native (speeds differ several-fold between processors, and a page's
+    numbers mean something only with it)."""
+    import os
+    import platform
+
+    import torch
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    cpu = getattr(torch, "cpu", None)
+    native = [label for probe, label in (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX-512 BF16"))
+              if getattr(cpu, probe, lambda: False)()]
+    fmt = f"bfloat16 (native: {', '.join(native)})" if float_dtype("auto") == torch.bfloat16 else "float32"
+    return f"{os.cpu_count()} CPU cores ({name}, {platform.machine()}), the restorer in {fmt}"
+
+
 def prefix_cache(cache, mask, items):
     """The key/value cache and attention mask for a group of branches (or paths), each on its sentence's
     row of the one pass's cache: each sees the prompt and the draft before its word (``item.prefix``

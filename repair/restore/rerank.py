@@ -33,7 +33,13 @@ def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
 
 
 def rerank_confidence(reranker: dict, c: Candidate) -> float:
-    """P(the candidate gives back the original word) by the fitted reranker (``operating_point.reranker``)."""
-    z = sum(w * x for w, x in zip(reranker["weights"], rerank_features(c, reranker["features"])))
-    return sigmoid(z)
+    """P(the candidate gives back the original word) by the fitted reranker (``operating_point.reranker``):
+    a logistic regression over the raw features (``weights``), or, where it has ``hidden`` units, one
+    layer of tanh units over the standardized features (``mean``, ``scale``) and a logistic output."""
+    x = rerank_features(c, reranker["features"])
+    if "hidden" not in reranker:
+        return sigmoid(sum(w * v for w, v in zip(reranker["weights"], x)))
+    z = [(v - m) / s for v, m, s in zip(x, reranker["mean"], reranker["scale"])]
+    h = [math.tanh(b + sum(w * v for w, v in zip(row, z))) for row, b in zip(reranker["hidden"], reranker["hidden_bias"])]
+    return sigmoid(reranker["output_bias"] + sum(w * v for w, v in zip(reranker["output"], h)))
 

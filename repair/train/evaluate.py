@@ -359,6 +359,7 @@ def main():
         articles[(r.get("doc"), r["spinner"], r.get("rate"))].append(r["spun"])
 
     from repair import Repairer
+    from repair.backends.hf import machine
 
     def named(rep, label: str) -> Pipeline:
         return Pipeline(rep, f"{label} ({rep.detector.name} + {rep.restorer.name})")
@@ -384,7 +385,7 @@ def main():
         # each system flags at its own detector's threshold (v0's uncalibrated score: DEFAULT_THRESHOLD)
         metrics, speed = evaluate(system, data, getattr(system, "repairer", repairer).threshold, articles)
         results[name] = {"system": system.name, "settings": settings(system), "metrics": metrics,
-                         "sentences_per_s": speed, "n": len(data)}
+                         "sentences_per_s": speed, "n": len(data), "machine": machine()}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     damage = clean_damage(repairer, everything) if "default" in results else None
     recall = candidate_recall([r for r in everything if r["edits"]]) if "fast" in results else None
@@ -439,10 +440,15 @@ def main():
     lines += ["", "## Clean sentences and speed", "",
               "| system | sentences | clean flagged | capitalised words flagged in clean text | damage (changed words / 1,000) | sentences/s |",
               "|---|---|---|---|---|---|"]
+    # --update keeps rows measured elsewhere: a speed means something only with its machine
+    machines = list(dict.fromkeys(res.get("machine", "an unrecorded machine") for res in results.values()))
     for name, res in results.items():
         m = res["metrics"].get("none", {})
+        where = f" (machine {machines.index(res.get('machine', 'an unrecorded machine')) + 1})" if len(machines) > 1 else ""
         lines.append(f"| {res['system']} | {res['n']} | {fmt(m.get('flagged_clean'))} | {fmt(m.get('caps_flagged'))} | "
-                     f"{fmt(m.get('damage_per_1000'))} | {res['sentences_per_s']:.2f} |")
+                     f"{fmt(m.get('damage_per_1000'))} | {res['sentences_per_s']:.2f}{where} |")
+    lines += ["", "Speeds measured on " + ("; ".join(f"machine {i}: {m}" for i, m in enumerate(machines, 1))
+                                           if len(machines) > 1 else machines[0]) + "."]
     if damage:
         lines += ["", f"## Damage on every clean sentence ({results['default']['system']})", "",
                   f"{damage['sentences']} clean sentences, {damage['words']:,} words: {damage['damage_per_1000']:.3f} "

@@ -125,10 +125,11 @@ CHANNEL_FEATURES = ("from_corrector", "channel", "channel_log", "channel_keep", 
 ALONE_WEIGHTS = (30.0, 150.0, 200.0, 300.0, 1000.0)
 
 
-def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES) -> dict:
+def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES, hidden: int = 0) -> dict:
     """Logistic regression: is this candidate exactly a gold edit? Candidates in clean sentences weigh
     ``clean_weight`` times the others (an edit to good text costs an editor more than a missed one).
-    Fitted with L-BFGS on standardized features; the weights returned apply to the raw features."""
+    Fitted with L-BFGS on standardized features; the weights returned apply to the raw features.
+    ``hidden`` > 0: a layer of that many tanh units between the features and the output instead."""
     import torch
 
     xs, ys, weight = [], [], []
@@ -143,6 +144,9 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RER
     mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
     mu[0], sd[0] = 0.0, 1.0  # the bias column
     z = (x - mu) / sd
+    if hidden:
+        return fit_network(z, y, wt, mu, sd, hidden, l2) | {"features": list(features), "clean_weight": clean_weight,
+                                                           "candidates": len(ys), "positives": int(sum(ys))}
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
 
@@ -160,14 +164,41 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RER
             "clean_weight": clean_weight, "candidates": len(ys), "positives": int(sum(ys))}
 
 
-def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spinners, max_damage):
+def fit_network(z, y, wt, mu, sd, hidden: int, l2: float) -> dict:
+    """One layer of ``hidden`` tanh units and a logistic output over the standardized features ``z``,
+    fitted with L-BFGS on the weighted cross-entropy (L2 on every weight but the biases), from a fixed
+    seed; the layers as ``repair.restore.rerank_confidence`` reads them."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    w1 = (torch.randn(hidden, z.shape[1], generator=gen, dtype=torch.float64) / z.shape[1] ** 0.5).requires_grad_()
+    b1 = torch.zeros(hidden, dtype=torch.float64, requires_grad=True)
+    w2 = (torch.randn(hidden, generator=gen, dtype=torch.float64) / hidden ** 0.5).requires_grad_()
+    b2 = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w1, b1, w2, b2], max_iter=1000, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        logits = torch.tanh(z @ w1.T + b1) @ w2 + b2
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+        loss = (bce * wt).sum() / wt.sum() + l2 * ((w1[:, 1:] ** 2).sum() + (w2 ** 2).sum())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    r = lambda t: [round(v, 6) for v in t.detach().tolist()]
+    return {"mean": r(mu), "scale": r(sd), "hidden": [r(row) for row in w1], "hidden_bias": r(b1),
+            "output": r(w2), "output_bias": round(b2.item(), 6)}
+
+
+def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spinners, max_damage, hidden=0):
     """The reranker for sentences without an article around them (``reranker_alone``): fitted without the
     document's score, at each clean weight, and measured at the chosen gates on the tune sentences
     stripped of their context; the best mean F0.5 within the damage cap (None if none is)."""
     feats = [f for f in features if f not in ("document", "no_document")]
     best = None
     for w in clean_weights:
-        rr = fit_reranker(fit_rows, w, features=feats)
+        rr = fit_reranker(fit_rows, w, features=feats, hidden=hidden)
         _, _, (mean, damage, f05) = next(measure(dec, alone_rows, dict(reranker=rr), [conf], [thr], spinners))
         print(f"reranker alone, clean weight {w:g}: mean F0.5 {mean:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f05)) + f"), damage {damage:.2f}")
@@ -207,6 +238,8 @@ def main():
     ap.add_argument("--fit-clean", type=int, default=0)
     ap.add_argument("--clean-weights", type=float, nargs="+", default=[1.0, 3.0, 10.0, 20.0, 30.0, 60.0],
                     help="weights of clean-sentence candidates in the reranker's loss (each is fitted and measured)")
+    ap.add_argument("--hidden", type=int, nargs="+", default=[0],
+                    help="rerankers to fit: 0 a logistic regression, N a layer of N tanh units (each is measured)")
     ap.add_argument("--without", nargs="*", default=[], choices=RERANK_FEATURES,
                     help="features the reranker does not read (an ablation, or a reranker that must not see them)")
     ap.add_argument("--compare-without", nargs="*", default=[], choices=RERANK_FEATURES,
@@ -277,8 +310,10 @@ def main():
         variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
     # a mode without the corrector has no channel evidence: its rerankers do not read it
     mode_features = lambda mode, feats: [f for f in feats if "corrector" in mode or f not in CHANNEL_FEATURES]
-    rerankers = {(mode, f"{w:g}{v}"): fit_reranker(at(fit_rows, mode), w, features=mode_features(mode, feats))
-                 for mode in modes for w in args.clean_weights for v, feats in variants.items() if fit_rows}
+    rerankers = {(mode, f"{w:g}{v}" + (f", {h} hidden units" if h else "")):
+                 fit_reranker(at(fit_rows, mode), w, features=mode_features(mode, feats), hidden=h)
+                 for mode in modes for w in args.clean_weights for v, feats in variants.items() for h in args.hidden
+                 if fit_rows}
     results = []
     for mode in modes:
         mode_rows = at(rows, mode)
@@ -323,7 +358,8 @@ def main():
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
         if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
             alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
-                              sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners, args.max_damage)
+                              sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners, args.max_damage,
+                              hidden=len(rerankers[mode, name[1]].get("hidden", [])))
             if alone is None:
                 print("no reranker for one-sentence texts keeps within the damage cap: they would be scored by the "
                       "document reranker with no document (few edits)")
