@@ -215,8 +215,8 @@ class EditDecoder(Restorer):
     def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,
                    detector_weighted: bool | None = None, reranker: dict | None | bool = True) -> float:
         """The probability that ``c`` gives back the original word. Where the operating point has a
-        fitted ``reranker`` (and ``reranker`` is not False), its logistic regression over
-        :func:`rerank_features` (``reranker_alone``, fitted without the document's score, for a
+        fitted ``reranker`` (and ``reranker`` is not False), its probability from
+        the candidate's :func:`rerank_features` (``reranker_alone``, fitted without the document's score, for a
         candidate with no document around it); a dict given as ``reranker`` is used instead of both.
         Otherwise the hand rule: the two-way posterior between the
         edit and the copy path, ``sigmoid(llr + offset)``, with a lower ``offset_out`` where the detector

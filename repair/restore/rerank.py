@@ -1,5 +1,6 @@
-"""The reranker: a candidate's evidence as features, and the fitted logistic regression over them
-(``operating_point.reranker`` in the restorer's ``repair.json``, fitted by ``scripts/tune_restorer.py``)."""
+"""The reranker: a candidate's evidence as features, and the fitted model over them, a logistic regression
+or one layer of tanh units (``operating_point.reranker`` in the restorer's ``repair.json``, fitted by
+``scripts/tune_restorer.py``)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ from repair.doc import sigmoid
 from repair.text.protect import zipf
 from repair.restore.edits import Candidate
 
-# what the reranker (a logistic regression fitted by scripts/tune_restorer.py) may read of a candidate;
+# what the reranker (fitted by scripts/tune_restorer.py) may read of a candidate;
 # a fitted reranker names the features it reads (``reranker["features"]``, a subset of these)
 RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",

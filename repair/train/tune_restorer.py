@@ -5,9 +5,9 @@
 
 Runs the default detector and the trained restorer with every gate open (minimum confidence 0,
 every sentence restored) on two disjoint samples of the validation split: the *fit* sample
-(``--fit-per-spinner`` sentences of each spinner, ``--fit-clean`` clean ones), on which a logistic
-reranker over each candidate's evidence (``repair.restore.rerank_features``) is fitted, and the
-*tune* sample (``--per-spinner``, ``--clean``), on which every setting is measured: the hand rule of
+(``--fit-per-spinner`` sentences of each spinner, ``--fit-clean`` clean ones), on which a reranker
+over each candidate's evidence (``repair.restore.rerank_features``; a logistic regression, or with
+``--hidden N`` a layer of N tanh units) is fitted, and the *tune* sample (``--per-spinner``, ``--clean``), on which every setting is measured: the hand rule of
 ``EditDecoder.confidence`` (offset for edits the detector did not point at, lexicon bonus, detector
 weighting) against the reranker, branches at the first word of each detector span or at all of
 them, the minimum confidence and the restore threshold. It prints edit F0.5 per spinner and damage
@@ -122,7 +122,7 @@ def coverage(rows, spinners) -> None:
 CHANNEL_FEATURES = ("from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
 # clean weights tried for reranker_alone besides --clean-weights: without its article a sentence's candidates
 # need a heavier penalty on clean edits to keep within the damage cap
-ALONE_WEIGHTS = (30.0, 150.0, 200.0, 300.0, 1000.0)
+ALONE_WEIGHTS = (30.0, 60.0, 100.0, 150.0, 200.0, 300.0, 1000.0)
 
 
 def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES, hidden: int = 0) -> dict:
@@ -260,6 +260,8 @@ def main():
                     help="word p(substituted) at which the detector points (its default: 0.5); measured, not shipped")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--max-damage", type=float, default=1.0, help="changed words per 1,000 clean words")
+    ap.add_argument("--max-damage-alone", type=float, default=None, help="the damage cap of the reranker for "
+                    "one-sentence texts (default: --max-damage)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--candidates", type=Path, help="keep the decoded candidates in this file and reuse them when it "
                     "exists (the model pass is most of the time; the sweep itself takes seconds)")
@@ -358,7 +360,8 @@ def main():
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
         if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
             alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
-                              sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners, args.max_damage,
+                              sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners,
+                              args.max_damage if args.max_damage_alone is None else args.max_damage_alone,
                               hidden=len(rerankers[mode, name[1]].get("hidden", [])))
             if alone is None:
                 print("no reranker for one-sentence texts keeps within the damage cap: they would be scored by the "
