@@ -20,9 +20,16 @@ def float_dtype(precision: str | None, device: str = "cpu"):
         return torch.bfloat16
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if device == "cpu" and native_bf16() else torch.float32
+
+
+def native_bf16() -> list[str]:
+    """The instructions with which this CPU computes bfloat16 natively (empty: it would be emulated)."""
+    import torch
+
     cpu = getattr(torch, "cpu", None)
-    native = any(getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-    return torch.bfloat16 if device == "cpu" and native else torch.float32
+    return [label for probe, label in (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX-512 BF16"))
+            if getattr(cpu, probe, lambda: False)()]
 
 
 def machine() -> str:
@@ -41,10 +48,7 @@ def machine() -> str:
             name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
     except OSError:
         pass
-    cpu = getattr(torch, "cpu", None)
-    native = [label for probe, label in (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX-512 BF16"))
-              if getattr(cpu, probe, lambda: False)()]
-    fmt = f"bfloat16 (native: {', '.join(native)})" if float_dtype("auto") == torch.bfloat16 else "float32"
+    fmt = f"bfloat16 (native: {', '.join(native_bf16())})" if float_dtype("auto") == torch.bfloat16 else "float32"
     return f"{os.cpu_count()} CPU cores ({name}, {platform.machine()}), the restorer in {fmt}"
 
 

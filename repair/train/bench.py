@@ -180,9 +180,9 @@ def cascade_recall(bench: Path, settings: list[tuple[int, float]], int8: bool, f
 def header(argv: list[str]) -> list[str]:
     """What was measured, with what and when: the signature of every number below it."""
     import datetime
-    from repair.backends.hf import machine
 
     from repair import __version__
+    from repair.backends.hf import machine
     from repair.backends.resources import model_path
 
     def config(name):
@@ -232,9 +232,9 @@ def long_page(bench: Path, size: int) -> list[str]:
     """The rows of :func:`long_inputs` under their own generated header, and what they mean against the
     bounds the hardening set (fix: within 3x of ordinary sentences, at most 2.5 GB; check: flat)."""
     import datetime
-    from repair.backends.hf import machine
 
     from repair import __version__, config
+    from repair.backends.hf import machine
     from repair.detect.rtd import CHUNK
 
     rows = dict(long_inputs(bench, size))
@@ -473,9 +473,9 @@ def main():
 def serve_page(text: str, seconds: float) -> list[str]:
     """The tables of :func:`serve_rows`, under their own generated header."""
     import datetime
-    from repair.backends.hf import machine
 
     from repair import __version__
+    from repair.backends.hf import machine
 
     rows, soaks = serve_rows(text, seconds)
     lines = ["# Speed and memory of `repair serve`", "",

@@ -378,14 +378,14 @@ def main():
                "fast": lambda: named(fast, "fast"),
                "v1-detector+v0-restorer": lambda: Pipeline(
                    Repairer(restorer="v0", restore_threshold=None), "minilm-rtd-v1 + lexicon-lm-v0")}
-    results = {}
+    results, here = {}, machine()
     for name in args.configs.split(","):
         system = systems[name]()
         data = everything if name.endswith("detector") else records
         # each system flags at its own detector's threshold (v0's uncalibrated score: DEFAULT_THRESHOLD)
         metrics, speed = evaluate(system, data, getattr(system, "repairer", repairer).threshold, articles)
         results[name] = {"system": system.name, "settings": settings(system), "metrics": metrics,
-                         "sentences_per_s": speed, "n": len(data), "machine": machine()}
+                         "sentences_per_s": speed, "n": len(data), "machine": here}
         print(f"{name}: {speed:.2f} sentences/s", file=sys.stderr)
     damage = clean_damage(repairer, everything) if "default" in results else None
     recall = candidate_recall([r for r in everything if r["edits"]]) if "fast" in results else None
@@ -441,10 +441,11 @@ def main():
               "| system | sentences | clean flagged | capitalised words flagged in clean text | damage (changed words / 1,000) | sentences/s |",
               "|---|---|---|---|---|---|"]
     # --update keeps rows measured elsewhere: a speed means something only with its machine
-    machines = list(dict.fromkeys(res.get("machine", "an unrecorded machine") for res in results.values()))
+    where_of = lambda res: res.get("machine", "an unrecorded machine")
+    machines = list(dict.fromkeys(map(where_of, results.values())))
     for name, res in results.items():
         m = res["metrics"].get("none", {})
-        where = f" (machine {machines.index(res.get('machine', 'an unrecorded machine')) + 1})" if len(machines) > 1 else ""
+        where = f" (machine {machines.index(where_of(res)) + 1})" if len(machines) > 1 else ""
         lines.append(f"| {res['system']} | {res['n']} | {fmt(m.get('flagged_clean'))} | {fmt(m.get('caps_flagged'))} | "
                      f"{fmt(m.get('damage_per_1000'))} | {res['sentences_per_s']:.2f}{where} |")
     lines += ["", "Speeds measured on " + ("; ".join(f"machine {i}: {m}" for i, m in enumerate(machines, 1))
