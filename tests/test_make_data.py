@@ -97,3 +97,24 @@ def test_a_log_uniform_rate_makes_light_spinning_as_common_as_heavy(corpus, tmp_
     rates = {r["article"]: r["rate"] for _, r in _records(tmp_path / "log") if r["spinner"] != "none"}
     assert len(rates) > 15 and all(0.04 <= x <= 0.95 for x in rates.values())
     assert statistics.median(rates.values()) < 0.35
+
+
+def test_keep_common_leaves_frequent_words_alone_and_changes_nothing_when_off(corpus, tmp_path):
+    """--keep-common K,...: each spun article's spinner leaves the K most frequent English words alone
+    (here "the", "and" are heads of the dictionary); without the option the output is what it was."""
+    path, th = corpus
+    (th / "spinner_treasures_en.dat").write_text("came|got here\nwar|struggle\nthe|this\nand|plus\n")
+    _run(corpus, tmp_path / "off", clean_frac=0.0, rate="1.0,1.0")
+    _run(corpus, tmp_path / "zero", clean_frac=0.0, rate="1.0,1.0", keep_common="0")
+    for shard in (tmp_path / "off").glob("*.jsonl.gz"):
+        assert shard.read_bytes() == (tmp_path / "zero" / shard.name).read_bytes()
+    off = [e["original"].lower() for _, r in _records(tmp_path / "off") for e in r["edits"]]
+    assert "the" in off and "and" in off
+    _run(corpus, tmp_path / "kept", clean_frac=0.0, rate="1.0,1.0", keep_common="100")
+    kept = [e["original"].lower() for _, r in _records(tmp_path / "kept") for e in r["edits"]]
+    assert "the" not in kept and "and" not in kept and "war" in kept and "came" in kept
+    _run(corpus, tmp_path / "mixed", clean_frac=0.0, rate="1.0,1.0", keep_common="0,100")
+    per_article = {}
+    for _, r in _records(tmp_path / "mixed"):
+        per_article.setdefault(r["article"], set()).update(e["original"].lower() for e in r["edits"])
+    assert 0 < sum("the" in s for s in per_article.values()) < len(per_article)

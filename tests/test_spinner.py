@@ -37,6 +37,17 @@ def test_rate_zero_is_identity_and_seed_is_deterministic(tmp_path):
     assert Spinner(th, rate=1.0, protect_quotes=False).spin(TEXT).spun.count("struggle") == 2
 
 
+def test_kept_words_are_never_replaced(tmp_path):
+    """A spinner that leaves function words alone: a match made only of kept words stays as written,
+    a phrase with one word outside the kept set is still replaced."""
+    p = tmp_path / "mine.dat"
+    p.write_text("the|this\nin|within\nin the|inside the\nwar|struggle\n")
+    spun = Spinner(Thesaurus.load(p), rate=1.0, keep=frozenset({"the", "in"})).spin("In the war the army fought.")
+    assert spun.spun == "In the struggle the army fought."
+    assert [(e.original, e.spun) for e in spun.edits] == [("war", "struggle")]
+    assert Spinner(Thesaurus.load(p), rate=1.0).spin("In the war.").spun == "Inside the struggle."
+
+
 def test_formats_moby_mythes_ppdb(tmp_path):
     (tmp_path / "moby.txt").write_text("war,struggle,conflict\n", encoding="latin-1")
     (tmp_path / "th_en.dat").write_text("UTF-8\nwar|1\n(noun)|warfare|conflict (generic term)|peace (antonym)\n")

@@ -39,11 +39,16 @@ class Spun:
 
 
 class Spinner:
-    """Replace thesaurus heads by a random alternative with probability ``rate`` per match."""
+    """Replace thesaurus heads by a random alternative with probability ``rate`` per match.
+
+    ``keep`` holds words (lower case) the spinner leaves alone, as real spinners leave function words:
+    a match made of kept words only is never replaced.
+    """
 
     def __init__(self, thesaurus: Thesaurus, *, rate: float = 0.5, protect_quotes: bool = True,
-                 protect_names: bool = False, numerals: bool = True, seed: int | None = 0):
-        self.thesaurus, self.rate, self.protect_names = thesaurus, rate, protect_names
+                 protect_names: bool = False, numerals: bool = True, keep: frozenset[str] = frozenset(),
+                 seed: int | None = 0):
+        self.thesaurus, self.rate, self.protect_names, self.keep = thesaurus, rate, protect_names, keep
         self.protect_quotes, self.numerals = protect_quotes, numerals
         self.rng = random.Random(seed)
         self.max_words = min(thesaurus.max_words, 8)
@@ -62,6 +67,8 @@ class Spinner:
             for n in range(min(self.max_words, len(toks) - i), 0, -1):
                 span = toks[i:i + n]
                 if any(quoted[i:i + n]) or (n > 1 and any(text[a.end:b.start] != " " for a, b in zip(span, span[1:]))):
+                    continue
+                if self.keep and all(t.text.lower() in self.keep for t in span):
                     continue
                 src = text[span[0].start:span[-1].end]
                 alts = self.thesaurus.entries.get(src.lower())

@@ -30,6 +30,8 @@ import re
 import sys
 from pathlib import Path
 
+from wordfreq import top_n_list
+
 from repair.train.corpus import DEFAULT_CORPUS, iter_articles
 
 from repair.text.segment import default_segmenter, words
@@ -137,6 +139,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rate-scale", choices=["linear", "log"], default="linear",
                     help="draw each article's rate uniformly (linear) or log-uniformly (log: light spinning, a few "
                          "words in a hundred, as common as heavy)")
+    ap.add_argument("--keep-common", default="0",
+                    help="comma-separated choices of K, one drawn per spun article: its spinner leaves the K most "
+                         "frequent English words (wordfreq) alone, as real spinners leave function words")
     ap.add_argument("--val-frac", type=float, default=0.02)
     ap.add_argument("--shard-size", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=13)
@@ -147,6 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
     spinners = load_spinners(args.thesauri, names)
     machines = {n: Spinner(th) for n, (th, _) in spinners.items()}
     lo, hi = (float(x) for x in args.rate.split(","))
+    keep_choices = [int(x) for x in args.keep_common.split(",") if x.strip()]
+    common = top_n_list("en", max(keep_choices, default=0)) if any(keep_choices) else []
     args.out.mkdir(parents=True, exist_ok=True)
     writers = {s: ShardWriter(args.out, s, args.shard_size) for s in ("train", "val")}
     seg = default_segmenter()
@@ -171,6 +178,9 @@ def main(argv: list[str] | None = None) -> dict:
                 spinner.rate, spinner.protect_quotes = rate, rng.random() < 0.5
                 spinner.protect_names = rng.random() < 0.7  # most spinners leave capitalised words alone
                 spinner.rng.seed(rng.randrange(2**32))
+                # drawn last, and only when there is a choice: the same seed spins as before without it
+                kept = rng.choice(keep_choices) if len(keep_choices) > 1 else (keep_choices or [0])[0]
+                spinner.keep = frozenset(w.lower() for w in common[:kept])
             k = 0
             for para in clean_lines(art.get("text") or ""):
                 for s, e in seg.sentences(para):
