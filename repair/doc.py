@@ -61,13 +61,15 @@ class Signature:
     version: str
     min_confidence: float | None = None  # a fix's knobs: edits below this were withheld ...
     restore_threshold: float | None = None  # ... and sentences scoring below this (and unflagged) not restored
+    joint_share: float | None = None  # ... except edits touching an applied one, from this share of the minimum
 
     def __str__(self) -> str:
         parts = [f"repair:{self.version}", f"detector:{self.detector}", f"threshold:{self.threshold:g}"]
         if self.restorer:
             parts.insert(2, f"restorer:{self.restorer}")
             parts += [f"{name}:{value:g}" for name, value in (("min-confidence", self.min_confidence),
-                                                               ("restore-threshold", self.restore_threshold))
+                                                               ("restore-threshold", self.restore_threshold),
+                                                               ("joint-share", self.joint_share))
                       if value is not None]
         return "|".join(parts)
 

@@ -16,7 +16,7 @@ from repair.backends.memory import release, small_blocks_mapped
 from repair.detect import Detector, LMLexiconDetector
 from repair.doc import Edit, Report, Result, Sentence, Signature, Span, apply_edits, context_scores
 from repair.errors import InputError, TooLarge
-from repair.restore import Restorer
+from repair.restore import Restorer, accepted
 from repair.text.lexicon import Lexicon, default_lexicon
 from repair.text.segment import Segmenter, default_segmenter
 
@@ -39,7 +39,9 @@ class Repairer:
         :class:`repair.detect.Detector`, :class:`repair.restore.Restorer`). The restorer is loaded on the
         first ``fix``, so a ``check``-only user never pays for it. ``threshold``: the sentence score at which
         a sentence is flagged (default: the detector's own operating point). ``min_confidence``: edits less
-        confident are withheld (default: the restorer's tuned operating point). ``fix`` restores the
+        confident are withheld (default: the restorer's tuned operating point), bar those that touch an
+        applied edit where the restorer declares a ``joint_share`` (a run of adjacent spun words is one
+        decision: :func:`repair.restore.accepted`). ``fix`` restores the
         flagged sentences, and with ``restore_threshold`` every sentence scoring at least that (0: all of
         them; the restorer finds spun words the detector missed, at a cost in speed). ``int8`` quantizes
         the encoder detector (faster, slightly less accurate; for corpora). ``precision``: the number format
@@ -90,8 +92,10 @@ class Repairer:
     def signature(self, threshold: float, min_confidence: float | None = None,
                   restore_threshold: float | None = None) -> Signature:
         """How a check (no ``min_confidence``) or a fix was computed: models and every knob that changes it."""
-        restorer = self.restorer.name if min_confidence is not None else None
-        return Signature(self.detector.name, restorer, threshold, __version__, min_confidence, restore_threshold)
+        if min_confidence is None:
+            return Signature(self.detector.name, None, threshold, __version__)
+        return Signature(self.detector.name, self.restorer.name, threshold, __version__, min_confidence,
+                         restore_threshold, getattr(self.restorer, "joint_share", None))
 
     def _validate(self, text: str) -> None:
         if not isinstance(text, str):
@@ -163,7 +167,8 @@ class Repairer:
         return [Report(t, s, sig) for t, s in zip(texts, docs)]
 
     def fix(self, text: str, *, threshold: float | None = None, min_confidence: float | None = None) -> Result:
-        """Detection plus restoration. Edits below ``min_confidence`` are withheld."""
+        """Detection plus restoration. Edits below ``min_confidence`` are withheld (but see ``joint_share``
+        in :class:`Repairer`)."""
         return self.fix_many([text], threshold=threshold, min_confidence=min_confidence)[0]
 
     def fix_many(self, texts: list[str], *, threshold: float | None = None, min_confidence: float | None = None,
@@ -180,6 +185,7 @@ class Repairer:
         with self._lock:
             restorer = self.restorer  # loaded on first use, once; its operating point gives the defaults below
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
+        joint = getattr(restorer, "joint_share", None)  # edits touching an applied one, from this share of min_conf
         floor = min(threshold, self.restore_floor)
         docs, context = self._sentences_many(texts, threshold, document_scores=document_scores)
         # sentences are chosen by the score a check shows (weighed with their document's), so every
@@ -193,7 +199,7 @@ class Repairer:
                 proposed = restorer.restore_many([s.text for *_, s in part], local, [s.alone for *_, s in part],
                                                  [context[d][k] for d, k, _ in part])
             for (d, _, sent), props in zip(part, proposed):
-                edits[d] += [e.shifted(sent.start) for e in props if e.confidence >= min_conf]
+                edits[d] += [e.shifted(sent.start) for e in accepted(props, sent.text, min_conf, joint)]
             if len(todo) > config.RESTORE_CHUNK:
                 release()  # the chunk's freed tensors go back to the system, not into the next chunk's heap
         sig = self.signature(threshold, min_conf, floor)

@@ -89,6 +89,7 @@ class _PlainRestorer:
         self._obj, self.name = obj, obj.name
         self.min_confidence = getattr(obj, "min_confidence", None)
         self.restore_threshold = getattr(obj, "restore_threshold", None)
+        self.joint_share = getattr(obj, "joint_share", None)
 
     def restore(self, sentence, spans):
         return self._obj.restore(sentence, spans)

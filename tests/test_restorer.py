@@ -72,6 +72,54 @@ def test_allowed(sentence, before, after):
     assert refusal(sentence, start, start + len(before), after) is None
 
 
+def test_a_run_of_adjacent_edits_is_decided_together():
+    """accepted(): edits at the minimum confidence apply; with a joint share, an edit touching an applied
+    one (only whitespace between) applies from that share of the minimum, along the whole run, while
+    one that touches nothing applied, or sits across punctuation, stays withheld."""
+    from repair.restore import LocalEdit, accepted
+
+    text = "His dying grew to become public, and different know-how firms left."
+    at = lambda before, after, conf: LocalEdit(text.index(before), text.index(before) + len(before), before, after, conf)
+    edits = [at("dying", "death", 0.27), at("grew to become", "became", 0.6), at("public", "known", 0.1),
+             at("different", "other", 0.79), at("know-how", "technology", 0.24), at("firms", "companies", 0.18),
+             at("left", "went", 0.02)]
+    assert [e.after for e in accepted(edits, text, 0.3)] == ["became", "other"]
+    assert accepted(edits, text, 0.3, None) == accepted(edits, text, 0.3, 0.0) == accepted(edits, text, 0.3)
+    # "public" touches "grew to become" but is below half the minimum, and so is "left"
+    assert [e.after for e in accepted(edits, text, 0.3, 0.5)] == ["death", "became", "other", "technology", "companies"]
+    assert [e.after for e in accepted(edits, text, 0.3, 0.3)] == ["death", "became", "known", "other", "technology",
+                                                                   "companies"]
+    comma = "It grew, then fell."
+    across = [LocalEdit(3, 7, "grew", "rose", 0.9), LocalEdit(9, 13, "then", "and", 0.25)]
+    assert [e.after for e in accepted(across, comma, 0.3, 0.5)] == ["rose"]  # punctuation between: not one run
+    assert accepted(edits[:3], text, 0.9, 0.5) == []  # nothing applied, nothing joins
+
+
+def test_a_fix_applies_a_restorers_joint_share(repairer):
+    """The pipeline asks the restorer for its joint share: the same proposals give more edits with it,
+    and the signature says so."""
+    from repair import Repairer
+    from repair.restore import LocalEdit, Restorer
+
+    class Runs(Restorer):
+        name, min_confidence = "runs", 0.5
+
+        def __init__(self, share):
+            self.joint_share = share
+
+        def restore(self, sentence, spans):
+            k = sentence.index("information convention")
+            return [LocalEdit(k, k + 11, "information", "news", 0.9),
+                    LocalEdit(k + 12, k + 22, "convention", "conference", 0.3)]
+
+    text = "They held an information convention on Monday."
+    fixes = [Repairer(detector=repairer.detector, restorer=Runs(s), restore_threshold=0.0).fix(text) for s in (None, 0.5)]
+    assert [e.after for e in fixes[0].edits] == ["news"] and fixes[0].text == "They held an news convention on Monday."
+    assert [e.after for e in fixes[1].edits] == ["news", "conference"]
+    assert fixes[1].text == "They held an news conference on Monday."
+    assert "joint-share" not in str(fixes[0].signature) and "joint-share:0.5" in str(fixes[1].signature)
+
+
 def test_training_targets_keep_some_spans_spun_without_loss():
     from repair.backends.lm import converted_dir
     from transformers import AutoTokenizer
@@ -368,9 +416,10 @@ def test_confidence_threshold_in_the_pipeline(repairer):
     text = "Blinken mentioned the US would assist the nations deal with sanctions on Russia."
     loose = repairer.fix(text, min_confidence=0.0).edits
     assert {e.before for e in loose} >= {"mentioned", "assist"}
-    bar = max(e.confidence for e in loose)  # keeps the most confident edit only
+    bar = max(e.confidence for e in loose)  # keeps the most confident edit (and the run it is part of)
     strict = repairer.fix(text, min_confidence=bar).edits
-    assert strict and all(e.confidence >= bar for e in strict) and len(strict) < len(loose)
+    joined = bar * (repairer.restorer.joint_share or 1.0)
+    assert strict and all(e.confidence >= joined for e in strict) and len(strict) < len(loose)
 
 
 def test_the_operating_point_comes_with_the_weights(repairer, decoder):

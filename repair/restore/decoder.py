@@ -149,6 +149,7 @@ class EditDecoder(Restorer):
         self.offset_lexicon = point["offset_lexicon"] if offset_lexicon is None else offset_lexicon
         self.min_confidence = point.get("min_confidence")
         self.restore_threshold = point.get("restore_threshold")  # restore sentences scoring at least this
+        self.joint_share = point.get("joint_share") or None  # a run of adjacent edits decided together
         self.max_words, self.max_new_tokens, self.offset_in = max_words, max_new_tokens, offset_in
         self.lexicon = lexicon
         self.batch_size, self.branch_batch = batch_size, branch_batch

@@ -92,3 +92,31 @@ def non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:
         if all(e.end <= k.start or k.end <= e.start for k in kept):
             kept.append(e)
     return sorted(kept, key=lambda e: e.start)
+
+
+def accepted(edits: list[LocalEdit], text: str, min_confidence: float, joint_share: float | None = None) -> list[LocalEdit]:
+    """The edits of one sentence (non-overlapping, offsets into ``text``) that are applied: those at
+    ``min_confidence`` or above and, with ``joint_share``, every edit at ``joint_share * min_confidence``
+    or above that touches an applied one (only whitespace between them), and so on along the run. A
+    spinner rewrites runs of adjacent words ("dying grew to become" for "death became"): the run is
+    one decision, and half of it restored leaves a phrase the author did not write either."""
+    keep = [e for e in edits if e.confidence >= min_confidence]
+    if not joint_share or not keep:
+        return keep
+    floor = joint_share * min_confidence
+    rest = sorted((e for e in edits if floor <= e.confidence < min_confidence), key=lambda e: -e.confidence)
+
+    def touches(a: LocalEdit, b: LocalEdit) -> bool:
+        gap = text[a.end:b.start] if a.end <= b.start else text[b.end:a.start]
+        return gap != "" and gap.isspace()
+
+    grown = True
+    while grown:
+        grown = False
+        for e in rest:
+            if any(touches(e, k) for k in keep):
+                keep.append(e)
+                rest.remove(e)
+                grown = True
+                break
+    return sorted(keep, key=lambda e: e.start)

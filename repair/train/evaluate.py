@@ -274,7 +274,8 @@ def settings(system) -> str | None:
         return None
     if isinstance(system, DetectOnly):
         return f"threshold:{rep.threshold:g}"
-    return f"threshold:{rep.threshold:g}|min-confidence:{rep.edit_confidence:g}"
+    joint = getattr(rep.restorer, "joint_share", None)
+    return f"threshold:{rep.threshold:g}|min-confidence:{rep.edit_confidence:g}" + (f"|joint-share:{joint:g}" if joint else "")
 
 
 def old_results(old: dict, signature: str) -> dict | None:

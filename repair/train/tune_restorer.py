@@ -32,7 +32,7 @@ from repair.train.evaluate import apply, document_contexts
 from repair.train.common import records
 
 from repair.backends.resources import model_path
-from repair.restore import RERANK_FEATURES, LocalEdit, non_overlapping, rerank_features
+from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_features
 from repair.restore.edits import ranked
 
 
@@ -191,7 +191,8 @@ def fit_network(z, y, wt, mu, sd, hidden: int, l2: float) -> dict:
             "output": r(w2), "output_bias": round(b2.item(), 6)}
 
 
-def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spinners, max_damage, hidden=0):
+def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spinners, max_damage, hidden=0,
+              joint_share=None):
     """The reranker for sentences without an article around them (``reranker_alone``): fitted without the
     document's score, at each clean weight, and measured at the chosen gates on the tune sentences
     stripped of their context; the best mean F0.5 within the damage cap (None if none is)."""
@@ -199,7 +200,7 @@ def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spi
     best = None
     for w in clean_weights:
         rr = fit_reranker(fit_rows, w, features=feats, hidden=hidden)
-        _, _, (mean, damage, f05) = next(measure(dec, alone_rows, dict(reranker=rr), [conf], [thr], spinners))
+        _, _, (mean, damage, f05) = next(measure(dec, alone_rows, dict(reranker=rr), [conf], [thr], spinners, joint_share))
         print(f"reranker alone, clean weight {w:g}: mean F0.5 {mean:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f05)) + f"), damage {damage:.2f}")
         if damage <= max_damage and (best is None or mean > best[0]):
@@ -207,9 +208,11 @@ def fit_alone(dec, fit_rows, alone_rows, features, clean_weights, conf, thr, spi
     return None if best is None else best[1]
 
 
-def measure(dec, rows, kw, confs, thresholds, spinners):
+def measure(dec, rows, kw, confs, thresholds, spinners, joint_share=None):
     """(min confidence, restore threshold, (mean F0.5, clean damage per 1,000 words, F0.5 per spinner))
-    of one confidence scorer (``kw`` for ``EditDecoder.confidence``) at every gate setting."""
+    of one confidence scorer (``kw`` for ``EditDecoder.confidence``) at every gate setting; with
+    ``joint_share``, edits touching an applied one are applied from that share of the minimum
+    (``repair.restore.accepted``)."""
     scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
                                                          dec.confidence(c, **kw)) for c in cands]))
                    for r, score, cands in rows]
@@ -218,7 +221,7 @@ def measure(dec, rows, kw, confs, thresholds, spinners):
         for r, score, scored in scored_rows:
             keep = []
             if score >= thr:
-                keep = [(e.start, e.end, e.after) for e in scored if e.confidence >= conf]
+                keep = [(e.start, e.end, e.after) for e in accepted(scored, r["spun"], conf, joint_share)]
             gold = [(g["start"], g["end"], g["original"]) for g in r["edits"]]
             counts[r["spinner"]].add(edit_counts(keep, gold, r["spun"]))
             if r["spinner"] == "none":
@@ -266,6 +269,10 @@ def main():
     ap.add_argument("--candidates", type=Path, help="keep the decoded candidates in this file and reuse them when it "
                     "exists (the model pass is most of the time; the sweep itself takes seconds)")
     ap.add_argument("--tolerance", type=float, default=0.005, help="F0.5 within which settings count as equal")
+    ap.add_argument("--joint-shares", type=float, nargs="+", default=[0.0],
+                    help="shares of the minimum confidence at which an edit touching an applied one is applied too "
+                         "(a run of adjacent edits decided together), measured at the recommended point; 0: each "
+                         "edit alone")
     ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
     args = ap.parse_args()
     if args.write and args.span_threshold is not None:
@@ -351,18 +358,34 @@ def main():
     print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): branches at {mode}, "
           f"{show(name)}, min confidence {conf}, restore threshold {thr} "
           f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
+    # a run of adjacent edits decided together: the share of the minimum confidence at which an edit
+    # touching an applied one is applied too, measured at the recommended point (0: each edit alone)
+    kw = (dict(reranker=rerankers[mode, name[1]]) if name[0] == "reranker" else
+          dict(offset_out=name[1], offset_lexicon=name[2], detector_weighted=name[3], reranker=False))
+    joint = []
+    for share in args.joint_shares:
+        _, _, (m1, d1, f1) = next(measure(dec, at(rows, mode), kw, [conf], [thr], spinners, share or None))
+        print(f"runs decided together from {share:g} of the minimum confidence: mean F0.5 {m1:.3f} ("
+              + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f}")
+        if d1 <= args.max_damage:
+            joint.append((m1, d1, share, f1))
+    joint_share = 0.0
+    if joint:
+        best = max(joint, key=lambda j: j[0])
+        if best[0] > mean:  # else each edit alone, as measured above
+            mean, damage, joint_share, f05 = best
+            print(f"recommended: runs decided together from {joint_share:g} of the minimum confidence")
     alone = None
     if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
         alone_rows = at(with_context(rows, context, calibration, drop=1.0), mode)
-        kw = dict(reranker=rerankers[mode, name[1]])
-        _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners))
+        _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners, joint_share or None))
         print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
         if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
             alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
                               sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners,
                               args.max_damage if args.max_damage_alone is None else args.max_damage_alone,
-                              hidden=len(rerankers[mode, name[1]].get("hidden", [])))
+                              hidden=len(rerankers[mode, name[1]].get("hidden", [])), joint_share=joint_share or None)
             if alone is None:
                 print("no reranker for one-sentence texts keeps within the damage cap: they would be scored by the "
                       "document reranker with no document (few edits)")
@@ -372,7 +395,7 @@ def main():
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
                  "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
                  "lexicon_branches": args.lexicon if "+lexicon" in mode else 0,
-                 "corrector_branches": args.corrector if "+corrector" in mode else 0}
+                 "corrector_branches": args.corrector if "+corrector" in mode else 0, "joint_share": joint_share}
         if name[0] == "reranker":
             point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
                       "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
