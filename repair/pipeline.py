@@ -95,7 +95,7 @@ class Repairer:
         if min_confidence is None:
             return Signature(self.detector.name, None, threshold, __version__)
         return Signature(self.detector.name, self.restorer.name, threshold, __version__, min_confidence,
-                         restore_threshold, getattr(self.restorer, "joint_share", None))
+                         restore_threshold, self.restorer.joint_share)
 
     def _validate(self, text: str) -> None:
         if not isinstance(text, str):
@@ -185,7 +185,7 @@ class Repairer:
         with self._lock:
             restorer = self.restorer  # loaded on first use, once; its operating point gives the defaults below
         min_conf = self.edit_confidence if min_confidence is None else min_confidence
-        joint = getattr(restorer, "joint_share", None)  # edits touching an applied one, from this share of min_conf
+        joint = restorer.joint_share  # edits touching an applied one, from this share of min_conf
         floor = min(threshold, self.restore_floor)
         docs, context = self._sentences_many(texts, threshold, document_scores=document_scores)
         # sentences are chosen by the score a check shows (weighed with their document's), so every

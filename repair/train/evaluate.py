@@ -274,7 +274,7 @@ def settings(system) -> str | None:
         return None
     if isinstance(system, DetectOnly):
         return f"threshold:{rep.threshold:g}"
-    joint = getattr(rep.restorer, "joint_share", None)
+    joint = rep.restorer.joint_share
     return f"threshold:{rep.threshold:g}|min-confidence:{rep.edit_confidence:g}" + (f"|joint-share:{joint:g}" if joint else "")
 
 

@@ -323,7 +323,7 @@ def main():
                  fit_reranker(at(fit_rows, mode), w, features=mode_features(mode, feats), hidden=h)
                  for mode in modes for w in args.clean_weights for v, feats in variants.items() for h in args.hidden
                  if fit_rows}
-    results = []
+    results, scorer_kw = [], {}  # scorer_kw: (mode, scorer name) -> its arguments for EditDecoder.confidence
     for mode in modes:
         mode_rows = at(rows, mode)
         scorers = [(("rule", off, bonus, weighted), dict(offset_out=off, offset_lexicon=bonus,
@@ -331,6 +331,7 @@ def main():
                    for off, bonus, weighted in rules]
         scorers += [(("reranker", key), dict(reranker=rr)) for (m, key), rr in rerankers.items() if m == mode]
         for name, kw in scorers:
+            scorer_kw[mode, name] = kw
             confs = [0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97]
             for conf, thr, (mean, damage, f05) in measure(dec, mode_rows, kw, confs, [0.0, 0.3, 0.5], spinners):
                 results.append((mean, damage, (mode, name, conf, thr), f05))
@@ -360,11 +361,10 @@ def main():
           f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
     # a run of adjacent edits decided together: the share of the minimum confidence at which an edit
     # touching an applied one is applied too, measured at the recommended point (0: each edit alone)
-    kw = (dict(reranker=rerankers[mode, name[1]]) if name[0] == "reranker" else
-          dict(offset_out=name[1], offset_lexicon=name[2], detector_weighted=name[3], reranker=False))
+    kw = scorer_kw[mode, name]
     joint = []
     for share in args.joint_shares:
-        _, _, (m1, d1, f1) = next(measure(dec, at(rows, mode), kw, [conf], [thr], spinners, share or None))
+        _, _, (m1, d1, f1) = next(measure(dec, at(rows, mode), kw, [conf], [thr], spinners, share))
         print(f"runs decided together from {share:g} of the minimum confidence: mean F0.5 {m1:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f}")
         if d1 <= args.max_damage:
@@ -378,14 +378,14 @@ def main():
     alone = None
     if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
         alone_rows = at(with_context(rows, context, calibration, drop=1.0), mode)
-        _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners, joint_share or None))
+        _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners, joint_share))
         print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
         if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
             alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
                               sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners,
                               args.max_damage if args.max_damage_alone is None else args.max_damage_alone,
-                              hidden=len(rerankers[mode, name[1]].get("hidden", [])), joint_share=joint_share or None)
+                              hidden=len(rerankers[mode, name[1]].get("hidden", [])), joint_share=joint_share)
             if alone is None:
                 print("no reranker for one-sentence texts keeps within the damage cap: they would be scored by the "
                       "document reranker with no document (few edits)")
