@@ -121,7 +121,7 @@ class EditDecoder(Restorer):
     NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
                      "pointed_branches": 0, "pointed_at": "first", "detector_weighted": False, "reranker": None,
-                     "lexicon_branches": 0, "corrector_branches": 0}
+                     "lexicon_branches": 0, "corrector_branches": 0, "fluency_window": None}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
@@ -129,7 +129,8 @@ class EditDecoder(Restorer):
                  max_batch_tokens: int = 1024, max_branch_tokens: int = 4800,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None,
-                 corrector_branches: int | None = None, corrector=None, precision: str | None = None):
+                 corrector_branches: int | None = None, corrector=None, precision: str | None = None,
+                 fluency_window: int | None = None, fluency=None):
         import torch
 
         from repair.backends.hf import float_dtype
@@ -172,6 +173,10 @@ class EditDecoder(Restorer):
         # CorrectorRestorer to share (by default the shipped one, loaded on first use)
         self.corrector_branches = point["corrector_branches"] if corrector_branches is None else corrector_branches
         self._corrector = corrector
+        # give every candidate the base language model's judgement of it (Candidate.fluency) over the replaced
+        # words and this many tokens after them (None: not scored); ``fluency``: a FluencyScorer to share
+        self.fluency_window = point["fluency_window"] if fluency_window is None else fluency_window or None
+        self._fluency = fluency
         self.reranker = point["reranker"]  # None: the hand rule of confidence()
         # for sentences without a document around them (one-sentence texts), where the reranker reads one
         self.reranker_alone = point.get("reranker_alone")
@@ -191,6 +196,25 @@ class EditDecoder(Restorer):
 
             self._corrector = CorrectorRestorer(device=self.device)
         return self._corrector
+
+    @property
+    def fluency(self):
+        """The base language model that scores each candidate (None when ``fluency_window`` is not set)."""
+        if not self.fluency_window:
+            return None
+        if self._fluency is None:
+            from repair.restore.fluency import FluencyScorer
+
+            self._fluency = FluencyScorer(self.device, self.dtype, window=self.fluency_window)
+        self._fluency.window = self.fluency_window
+        return self._fluency
+
+    def with_fluency(self, sentences: list[str], cands: list[list[Candidate]]) -> list[list[Candidate]]:
+        """The candidates with ``fluency`` set by the base language model (unchanged without ``fluency_window``)."""
+        if self.fluency is None:
+            return cands
+        gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in cands])
+        return [[replace(c, fluency=g) for c, g in zip(cs, gs)] for cs, gs in zip(cands, gains)]
 
     @property
     def name(self) -> str:
@@ -268,7 +292,7 @@ class EditDecoder(Restorer):
                 out[i] = [replace(c, sentence=scores[i], document=documents[i]) for c in cands]
             if len(batches) > 1:
                 release()  # the batch's cache and tables, freed, go back to the system (see repair.backends.memory)
-        return out
+        return self.with_fluency(sentences, out)
 
     # -- one batch of sentences ---------------------------------------------------------------
     def _batch(self, sentences, spans, encoded, tags):

@@ -40,7 +40,9 @@ class Candidate:
     of the corrector head's originals for a pointed word). ``channel``: the corrector head's probability
     of the replacement's first word at the edit's first word (0.0 when it is not among the head's top
     choices; None when the head did not look: no corrector, or a word the detector does not point at);
-    ``keep``: the head's probability that that word is the author's own."""
+    ``keep``: the head's probability that that word is the author's own. ``fluency``: how much likelier the base
+    language model finds the sentence with the replacement than as written, over the replaced words and a
+    few words after them (:class:`repair.restore.fluency.FluencyScorer`; None when it did not score it)."""
 
     start: int
     end: int
@@ -58,6 +60,7 @@ class Candidate:
     proposed: str = "model"
     channel: float | None = None
     keep: float | None = None
+    fluency: float | None = None
 
 
 def ranked(cands: list[Candidate]) -> list[Candidate]:

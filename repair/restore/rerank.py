@@ -14,7 +14,8 @@ from repair.restore.edits import Candidate
 RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointed", "lexicon", "forced",
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
                    "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document",
-                   "from_lexicon", "from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
+                   "from_lexicon", "from_corrector", "channel", "channel_log", "channel_keep", "no_channel",
+                   "fluency", "no_fluency")
 
 
 def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
@@ -29,7 +30,7 @@ def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
         c.sentence, c.sentence * float(c.pointed is None), c.document or 0.0, float(c.document is None),
         float(c.proposed == "lexicon"), float(c.proposed == "corrector"), c.channel or 0.0,
         math.log(max(c.channel or 0.0, 1e-4)) if c.channel is not None else 0.0, c.keep or 0.0,
-        float(c.channel is None))))
+        float(c.channel is None), max(min(c.fluency or 0.0, 20.0), -20.0), float(c.fluency is None))))
     return [values[n] for n in names]
 
 

@@ -82,6 +82,12 @@ def decode(rep, recs):
     return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
 
 
+def with_fluency(dec, rows):
+    """The rows with every candidate's ``fluency`` set by the decoder's base language model."""
+    cands = dec.with_fluency([r["spun"] for r, _, _ in rows], [c for _, _, c in rows])
+    return [(r, score, c) for (r, score, _), c in zip(rows, cands)]
+
+
 def at(rows, mode: str):
     """The rows as a narrower decode would have given them: branches at the first span word only (mode
     "first", from an "all" decode), without the lexicon's proposals (unless the mode has "+lexicon") and
@@ -120,6 +126,7 @@ def coverage(rows, spinners) -> None:
 
 
 CHANNEL_FEATURES = ("from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
+FLUENCY_FEATURES = ("fluency", "no_fluency")
 # clean weights tried for reranker_alone besides --clean-weights: without its article a sentence's candidates
 # need a heavier penalty on clean edits to keep within the damage cap
 ALONE_WEIGHTS = (30.0, 60.0, 100.0, 150.0, 200.0, 300.0, 1000.0)
@@ -273,6 +280,8 @@ def main():
                     help="shares of the minimum confidence at which an edit touching an applied one is applied too "
                          "(a run of adjacent edits decided together), measured at the recommended point; 0: each "
                          "edit alone")
+    ap.add_argument("--fluency", type=int, default=0, help="give every candidate the base language model's gain over "
+                    "the replaced words and N tokens after them (Candidate.fluency; its own cache beside --candidates)")
     ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
     args = ap.parse_args()
     if args.write and args.span_threshold is not None:
@@ -289,6 +298,7 @@ def main():
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
     dec.lexicon_branches, dec.corrector_branches = args.lexicon, args.corrector
+    dec.fluency_window = None  # scored after the decode, with --fluency
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
            args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
     key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
@@ -301,6 +311,16 @@ def main():
         rows, fit_rows = decode(rep, tune), decode(rep, fit)
         if args.candidates:
             args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
+    if args.fluency:  # annotated apart from the decode, so that windows are compared on the same candidates
+        cached = args.candidates and args.candidates.with_suffix(f".fluency{args.fluency}.pkl")
+        key += ("fluency", args.fluency)
+        if cached and cached.exists() and pickle.loads(cached.read_bytes())[0] == key:
+            rows, fit_rows = pickle.loads(cached.read_bytes())[1]
+        else:
+            dec.fluency_window = args.fluency
+            rows, fit_rows = with_fluency(dec, rows), with_fluency(dec, fit_rows)
+            if cached:
+                cached.write_bytes(pickle.dumps((key, (rows, fit_rows))))
     context = contexts(rep, articles)  # the tune rows have their article's context, as in a fix of it
     calibration = rep.detector.context
     rows = with_context(rows, context, calibration)
@@ -313,7 +333,8 @@ def main():
     rules = [(off, bonus, weighted) for off, bonus, weighted in
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
              if not args.skip_rules]
-    features = [f for f in RERANK_FEATURES if f not in args.without]
+    features = [f for f in RERANK_FEATURES if f not in args.without
+                and (args.fluency or f not in FLUENCY_FEATURES)]  # unscored: constant, read by no reranker
     variants = {"": features}  # name suffix -> the features its rerankers read
     if args.compare_without:
         variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
@@ -395,9 +416,12 @@ def main():
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
                  "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
                  "lexicon_branches": args.lexicon if "+lexicon" in mode else 0,
-                 "corrector_branches": args.corrector if "+corrector" in mode else 0, "joint_share": joint_share}
+                 "corrector_branches": args.corrector if "+corrector" in mode else 0, "joint_share": joint_share,
+                 "fluency_window": None}
         if name[0] == "reranker":
+            reads = set(rerankers[mode, name[1]]["features"]) | set((alone or {}).get("features", []))
             point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
+                      "fluency_window": args.fluency if reads & set(FLUENCY_FEATURES) else None,
                       "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
             if alone is not None:
                 point["reranker_alone"] = alone

@@ -1,0 +1,132 @@
+"""The base language model's view of a candidate restoration (``Candidate.fluency``): how much likelier the
+untrained SmolLM2 finds the sentence with the replacement than as written, over the replaced words and the
+``window`` tokens after them, scored on the sentence's own key/value cache.
+
+The trained restorer reads the spun sentence as its prompt and learns what spinners do; the base model has
+seen only ordinary English and judges the restored sentence on its own, evidence of another kind for the
+reranker ("information convention" -> "news conference" reads better, whatever a spinner is thought to do)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from repair.backends.hf import cache_kw, cache_of, prefix_cache
+from repair.backends.memory import bounded_groups
+
+
+@dataclass
+class _Probe:
+    row: int  # sentence index in the batch
+    prefix: int  # tokens before the replaced words (BOS and the sentence up to them)
+    tokens: list[int]  # the replacement's tokens, then the sentence's next ``window`` tokens
+    copy: float  # log p of the sentence's own tokens over the same stretch (the replaced words and the window)
+    logp: float = 0.0
+
+
+class FluencyScorer:
+    """log p(sentence with the replacement) - log p(sentence as written) under the base SmolLM2, over the
+    replaced words and the ``window`` tokens after them (the rest of the sentence when ``window`` is None)."""
+
+    def __init__(self, device: str = "cpu", dtype=None, *, window: int | None = 4, batch_size: int = 32,
+                 max_batch_tokens: int = 1024, group: int = 256, max_group_tokens: int = 4800, model=None,
+                 tokenizer=None):
+        import torch
+
+        self.torch, self.device, self.window = torch, device, window
+        self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
+        self.group, self.max_group_tokens = group, max_group_tokens
+        if model is None:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            from repair.backends.lm import converted_dir
+
+            hf_logging.disable_progress_bar()
+            path = converted_dir()
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+            model = model.to(device=device, dtype=dtype or torch.float32).eval()
+        self.model, self.tokenizer = model, tokenizer
+
+    def gains(self, sentences: list[str], edits: list[list[tuple[int, int, str]]]) -> list[list[float | None]]:
+        """For each sentence's edits (start, end, replacement; offsets into the sentence) the gain in log
+        p; None where the edit does not begin and end on token boundaries or replaces with nothing."""
+        from repair.backends.seq2seq import word_offsets
+
+        out = [[None] * len(e) for e in edits]
+        rows = [i for i, e in enumerate(edits) if e and sentences[i].strip()]
+        if not rows:
+            return out
+        enc = self.tokenizer([sentences[i] for i in rows], add_special_tokens=False, return_offsets_mapping=True)
+        encoded = {i: (ids, word_offsets(sentences[i], offs)) for i, ids, offs in
+                   zip(rows, enc["input_ids"], enc["offset_mapping"])}
+        order = sorted(rows, key=lambda i: len(encoded[i][0]))
+        for batch in bounded_groups(order, self.batch_size, self.max_batch_tokens, lambda i: len(encoded[i][0]) + 1):
+            self._batch(batch, sentences, edits, encoded, out)
+        return out
+
+    def _batch(self, batch, sentences, edits, encoded, out):
+        torch = self.torch
+        from repair.backends.lm import BOS_ID
+
+        seqs = [[BOS_ID, *encoded[i][0]] for i in batch]
+        n = max(len(x) for x in seqs)
+        ids = torch.full((len(seqs), n), BOS_ID, dtype=torch.long)
+        mask = torch.zeros((len(seqs), n), dtype=torch.long)
+        for r, x in enumerate(seqs):
+            ids[r, :len(x)] = torch.tensor(x)
+            mask[r, :len(x)] = 1
+        with torch.inference_mode():
+            res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
+            hidden = res.last_hidden_state
+            # log p of each sentence token (position p predicts token p + 1)
+            own = torch.zeros((len(seqs), n), dtype=torch.float32)
+            for r, x in enumerate(seqs):
+                if len(x) > 1:
+                    lp = torch.log_softmax(self.model.lm_head(hidden[r, :len(x) - 1]).float(), -1).cpu()
+                    own[r, 1:len(x)] = lp.gather(1, torch.tensor(x[1:])[:, None])[:, 0]
+        cache = cache_of(res)
+        probes, where = [], []
+        for r, i in enumerate(batch):
+            tok_ids, offs = encoded[i]
+            token_at = {o[0]: j for j, o in reversed(list(enumerate(offs)))}
+            for e, (start, end, after) in enumerate(edits[i]):
+                first = token_at.get(start)
+                rejoin = next((j for j in range(len(tok_ids)) if offs[j][0] >= end), len(tok_ids))
+                if first is None or not after.strip() or any(offs[j][1] > end for j in range(first, rejoin)):
+                    continue
+                lead = " " if start > 0 and sentences[i][start - 1].isspace() else ""
+                new = self.tokenizer(lead + after, add_special_tokens=False)["input_ids"]
+                stop = len(tok_ids) if self.window is None else min(len(tok_ids), rejoin + self.window)
+                # sentence token j sits at position j + 1 (after BOS)
+                copy = float(own[r, first + 1:stop + 1].sum())
+                probes.append(_Probe(r, first + 1, [*new, *tok_ids[rejoin:stop]], copy))
+                where.append((i, e))
+        for group in bounded_groups(sorted(range(len(probes)), key=lambda k: (len(probes[k].tokens), probes[k].prefix)),
+                                    self.group, self.max_group_tokens, lambda k: probes[k].prefix):
+            self._score([probes[k] for k in group], cache, mask, hidden)
+        for pr, (i, e) in zip(probes, where):
+            out[i][e] = pr.logp - pr.copy
+
+    def _score(self, probes, cache, mask, hidden):
+        """log p of each probe's tokens after its prefix: the first from the sentence pass's hidden state,
+        the rest teacher-forced in one pass over the shared cache."""
+        torch = self.torch
+        with torch.inference_mode():
+            h = torch.stack([hidden[pr.row, pr.prefix - 1] for pr in probes])
+            first = torch.log_softmax(self.model.lm_head(h).float(), -1).cpu()
+            n = max(len(pr.tokens) for pr in probes) - 1
+            later = None
+            if n:
+                kv, att = prefix_cache(cache, mask, probes)
+                ids = torch.full((len(probes), n), 0, dtype=torch.long)
+                for k, pr in enumerate(probes):
+                    ids[k, :len(pr.tokens) - 1] = torch.tensor(pr.tokens[:-1])
+                att = torch.cat([att, torch.ones((len(probes), n), dtype=att.dtype)], 1)
+                pos = torch.stack([torch.arange(pr.prefix, pr.prefix + n) for pr in probes])
+                res = self.model(input_ids=ids.to(self.device), position_ids=pos.to(self.device),
+                                 attention_mask=att.to(self.device), use_cache=True, **cache_kw(self.model, kv))
+                later = torch.log_softmax(res.logits.float(), -1).cpu()
+        for k, pr in enumerate(probes):
+            lp = first[k, pr.tokens[0]].item()
+            lp += sum(later[k, t - 1, tok].item() for t, tok in enumerate(pr.tokens[1:], 1))
+            pr.logp = lp

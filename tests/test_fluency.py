@@ -1,0 +1,109 @@
+"""The base language model's judgement of a candidate restoration (Candidate.fluency), on the real SmolLM2."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from repair.restore import RERANK_FEATURES, rerank_features
+from repair.restore.edits import Candidate
+
+
+@pytest.fixture(scope="module")
+def lm():
+    from repair.backends.lm import LanguageModel
+
+    return LanguageModel()  # the base SmolLM2 in float32
+
+
+@pytest.fixture(scope="module")
+def scorer(lm):
+    from repair.restore.fluency import FluencyScorer
+
+    return FluencyScorer(model=lm.model, tokenizer=lm.tokenizer, window=None)
+
+
+SENTENCES = ["The Individuals held an information convention in Washington on Monday.",
+             "Officials stated the navy would stay.",
+             "He got here to Central Asia last week."]
+
+
+def _edit(sentence: str, before: str, after: str) -> tuple[int, int, str]:
+    start = sentence.index(before)
+    return start, start + len(before), after
+
+
+EDITS = [[_edit(SENTENCES[0], "Individuals", "Americans"), _edit(SENTENCES[0], "information convention", "news conference"),
+          _edit(SENTENCES[0], "Monday", "Tuesday night")],
+         [_edit(SENTENCES[1], "stated", "said"), _edit(SENTENCES[1], "navy", "military")],
+         [_edit(SENTENCES[2], "got here", "came")]]
+
+
+def _applied(sentence: str, edit: tuple[int, int, str]) -> str:
+    start, end, after = edit
+    return sentence[:start] + after + sentence[end:]
+
+
+def test_gains_over_the_rest_of_the_sentence_are_the_whole_sentences_log_p_difference(lm, scorer):
+    """window=None: log p(with the replacement) - log p(as written) of the whole sentence, as scoring both
+    sentences in full gives it; computed on one pass's cache for all of a batch's edits."""
+    gains = scorer.gains(SENTENCES, EDITS)
+    for sentence, edits, got in zip(SENTENCES, EDITS, gains):
+        want = [lm.totals([_applied(sentence, e)])[0] - lm.totals([sentence])[0] for e in edits]
+        assert got == pytest.approx(want, abs=1e-3)
+    by = {e[2]: g for es, gs in zip(EDITS, gains) for e, g in zip(es, gs)}
+    # the author's words read better to a model that has only seen ordinary English
+    assert by["Americans"] > 5 and by["news conference"] > 2 and by["came"] > 2 and by["said"] > 0
+
+
+def test_a_window_scores_the_replacement_and_that_many_tokens_after_it(lm, scorer):
+    sentence, (start, end, after) = SENTENCES[1], EDITS[1][1]  # navy -> military
+    old, new = lm.score([sentence])[0], lm.score([_applied(sentence, (start, end, after))])[0]
+    first = next(j for j, o in enumerate(old.offsets) if o[0] == start - 1)  # " navy": the space leads
+    rejoin = next(j for j, o in enumerate(old.offsets) if o[0] >= end)
+    shift = len(new.ids) - len(old.ids)
+    for window in (0, 2):
+        scorer.window = window
+        try:
+            got = scorer.gains([sentence], [[(start, end, after)]])[0][0]
+        finally:
+            scorer.window = None
+        want = sum(new.logprobs[first:rejoin + shift + window]) - sum(old.logprobs[first:rejoin + window])
+        assert got == pytest.approx(want, abs=1e-3)
+
+
+def test_edits_that_split_a_token_or_delete_are_not_scored(scorer):
+    sentence = SENTENCES[1]
+    mid = sentence.index("navy") + 1
+    gains = scorer.gains([sentence, "", sentence], [[(mid, mid + 2, "x"), _edit(sentence, "stated ", "")], [], []])
+    assert gains == [[None, None], [], []]
+
+
+def test_the_reranker_reads_fluency_and_whether_it_was_scored():
+    c = Candidate(0, 4, "navy", "military", llr=1.0, share=-1.0, pointed=0.9, lexicon=True)
+    names = ("fluency", "no_fluency")
+    assert rerank_features(c, names) == [0.0, 1.0]
+    assert rerank_features(replace(c, fluency=3.5), names) == [3.5, 0.0]
+    assert rerank_features(replace(c, fluency=-80.0), names) == [-20.0, 0.0]  # bounded
+    assert set(names) <= set(RERANK_FEATURES)
+
+
+def test_the_decoder_scores_its_candidates_only_when_asked(repairer, lm):
+    from repair.restore.fluency import FluencyScorer
+
+    decoder = repairer.restorer
+    sentences = SENTENCES[:2]
+    saved = decoder.fluency_window, decoder._fluency
+    try:
+        decoder.fluency_window = None
+        plain = decoder.candidates_many(sentences)
+        decoder.fluency_window, decoder._fluency = 4, FluencyScorer(model=lm.model, tokenizer=lm.tokenizer)
+        scored = decoder.candidates_many(sentences)
+    finally:
+        decoder.fluency_window, decoder._fluency = saved
+    assert sum(map(len, plain)) >= 2
+    assert all(c.fluency is None for cs in plain for c in cs)
+    # the same candidates, each with the base model's gain where its replacement is on token boundaries
+    assert [[(c.start, c.end, c.after, c.llr) for c in cs] for cs in scored] == \
+           [[(c.start, c.end, c.after, c.llr) for c in cs] for cs in plain]
+    assert any(c.fluency is not None for cs in scored for c in cs)
