@@ -52,6 +52,18 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({name}, {platform.machine()}), the restorer in {fmt}"
 
 
+def right_padded(seqs: list[list[int]], pad: int):
+    """Token id lists as one right-padded batch: the ids [rows, longest] and the attention mask."""
+    import torch
+
+    ids = torch.full((len(seqs), max(len(x) for x in seqs)), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, x in enumerate(seqs):
+        ids[i, :len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[i, :len(x)] = 1
+    return ids, mask
+
+
 def prefix_cache(cache, mask, items):
     """The key/value cache and attention mask for a group of branches (or paths), each on its sentence's
     row of the one pass's cache: each sees the prompt and the draft before its word (``item.prefix``

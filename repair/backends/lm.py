@@ -98,13 +98,10 @@ class LanguageModel:
 
     def _forward(self, batch_ids: list[list[int]]):
         """Log-softmax over the vocabulary for every position of a right-padded batch (BOS prepended)."""
+        from repair.backends.hf import right_padded
+
         torch = self.torch
-        n = max(len(x) for x in batch_ids) + 1
-        ids = torch.full((len(batch_ids), n), BOS_ID, dtype=torch.long)
-        mask = torch.zeros((len(batch_ids), n), dtype=torch.long)
-        for i, x in enumerate(batch_ids):
-            ids[i, 1:len(x) + 1] = torch.tensor(x, dtype=torch.long)
-            mask[i, :len(x) + 1] = 1
+        ids, mask = right_padded([[BOS_ID, *x] for x in batch_ids], BOS_ID)
         with torch.inference_mode():
             logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         return torch.log_softmax(logits.float(), dim=-1).cpu()

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from repair.backends.hf import cache_kw, cache_of, prefix_cache
+from repair.backends.hf import cache_kw, cache_of, prefix_cache, right_padded
 from repair.backends.memory import bounded_groups, release
 from repair.doc import Span, sigmoid
 from repair.text.segment import match_case, words
@@ -347,13 +347,7 @@ class EditDecoder(Restorer):
         from repair.backends.lm import BOS_ID
         from repair.backends.seq2seq import END_ID, SEP_ID
 
-        seqs = [[BOS_ID, *d[0], SEP_ID, *d[0]] for d in drafts]
-        n = max(len(x) for x in seqs)
-        ids = torch.full((len(seqs), n), 2, dtype=torch.long)
-        mask = torch.zeros((len(seqs), n), dtype=torch.long)
-        for i, x in enumerate(seqs):
-            ids[i, :len(x)] = torch.tensor(x)
-            mask[i, :len(x)] = 1
+        ids, mask = right_padded([[BOS_ID, *d[0], SEP_ID, *d[0]] for d in drafts], 2)
         with torch.inference_mode():
             res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
             # the vocabulary projection only where the draft (and its end) is predicted: half the positions
