@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from repair.backends.hf import cache_kw, cache_of, prefix_cache
+from repair.backends.hf import cache_kw, cache_of, prefix_cache, right_padded
 from repair.backends.memory import bounded_groups
 
 
@@ -69,12 +69,8 @@ class FluencyScorer:
         from repair.backends.lm import BOS_ID
 
         seqs = [[BOS_ID, *encoded[i][0]] for i in batch]
-        n = max(len(x) for x in seqs)
-        ids = torch.full((len(seqs), n), BOS_ID, dtype=torch.long)
-        mask = torch.zeros((len(seqs), n), dtype=torch.long)
-        for r, x in enumerate(seqs):
-            ids[r, :len(x)] = torch.tensor(x)
-            mask[r, :len(x)] = 1
+        ids, mask = right_padded(seqs, BOS_ID)
+        n = ids.shape[1]
         with torch.inference_mode():
             res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
             hidden = res.last_hidden_state
