@@ -107,3 +107,33 @@ def test_the_decoder_scores_its_candidates_only_when_asked(repairer, lm):
     assert [[(c.start, c.end, c.after, c.llr) for c in cs] for cs in scored] == \
            [[(c.start, c.end, c.after, c.llr) for c in cs] for cs in plain]
     assert any(c.fluency is not None for cs in scored for c in cs)
+
+
+def test_the_screen_lets_the_base_model_score_only_candidates_with_a_chance(repairer, lm):
+    """fluency_screen: a reranker that does not read fluency, and its floor; candidates below it stay unscored
+    (no_fluency), in the decoder and in tune_restorer's replay of a decode scored in full alike."""
+    from repair.restore.fluency import FluencyScorer
+    from repair.train.tune_restorer import screened
+
+    decoder = repairer.restorer
+    saved = decoder.fluency_window, decoder._fluency, decoder.fluency_screen
+    try:
+        decoder.fluency_window, decoder._fluency = 4, FluencyScorer(model=lm.model, tokenizer=lm.tokenizer)
+        decoder.fluency_screen = None
+        full = decoder.candidates_many(SENTENCES)
+        llrs = sorted(c.llr for cs in full for c in cs)
+        m = llrs[len(llrs) // 2]
+        screen = {"features": ["bias", "llr"], "weights": [-m, 1.0], "floor": 0.5}  # llr >= the median
+        decoder.fluency_screen = screen
+        scr = decoder.candidates_many(SENTENCES)
+    finally:
+        decoder.fluency_window, decoder._fluency, decoder.fluency_screen = saved
+    flat = [c for cs in scr for c in cs]
+    assert any(c.llr >= m for c in flat) and any(c.llr < m for c in flat)
+    assert all((c.fluency is None) == (c.llr < m or f.fluency is None)
+               for cs, fs in zip(scr, full) for c, f in zip(cs, fs))
+    replay = screened([({}, 1.0, cs) for cs in full], screen)
+    replayed = [c.fluency for _, _, cs in replay for c in cs]
+    assert [f is None for f in replayed] == [c.fluency is None for c in flat]
+    assert [f for f in replayed if f is not None] == pytest.approx([c.fluency for c in flat if c.fluency is not None],
+                                                                   abs=1e-3)

@@ -121,7 +121,8 @@ class EditDecoder(Restorer):
     NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
                      "pointed_branches": 0, "pointed_at": "first", "detector_weighted": False, "reranker": None,
-                     "lexicon_branches": 0, "corrector_branches": 0, "fluency_window": None}
+                     "lexicon_branches": 0, "corrector_branches": 0, "fluency_window": None,
+                     "fluency_screen": None}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
                  max_words: int = 4, max_new_tokens: int = 10, offset_in: float = 0.0, offset_out: float | None = None,
@@ -177,10 +178,13 @@ class EditDecoder(Restorer):
         # words and this many tokens after them (None: not scored); ``fluency``: a FluencyScorer to share
         self.fluency_window = point["fluency_window"] if fluency_window is None else fluency_window or None
         self._fluency = fluency
+        # the base model scores only the candidates this reranker (one that does not read fluency) gives at least
+        # its "floor" (None: every candidate): most candidates are hopeless on their other evidence alone
+        self.fluency_screen = point["fluency_screen"]
         self.reranker = point["reranker"]  # None: the hand rule of confidence()
         # for sentences without a document around them (one-sentence texts), where the reranker reads one
         self.reranker_alone = point.get("reranker_alone")
-        for rr in (self.reranker, self.reranker_alone):
+        for rr in (self.reranker, self.reranker_alone, self.fluency_screen):
             if rr is not None and not set(rr["features"]) <= set(RERANK_FEATURES):
                 unknown = sorted(set(rr["features"]) - set(RERANK_FEATURES))
                 raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
@@ -210,11 +214,15 @@ class EditDecoder(Restorer):
         return self._fluency
 
     def with_fluency(self, sentences: list[str], cands: list[list[Candidate]]) -> list[list[Candidate]]:
-        """The candidates with ``fluency`` set by the base language model (unchanged without ``fluency_window``)."""
+        """The candidates with ``fluency`` set by the base language model where ``fluency_screen`` lets them
+        through (unchanged without ``fluency_window``)."""
         if self.fluency is None:
             return cands
-        gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in cands])
-        return [[replace(c, fluency=g) for c, g in zip(cs, gs)] for cs, gs in zip(cands, gains)]
+        screen = self.fluency_screen
+        chosen = [[c for c in cs if screen is None or rerank_confidence(screen, c) >= screen["floor"]] for cs in cands]
+        gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in chosen])
+        scored = [{id(c): g for c, g in zip(cs, gs)} for cs, gs in zip(chosen, gains)]
+        return [[replace(c, fluency=by.get(id(c))) for c in cs] for cs, by in zip(cands, scored)]
 
     @property
     def name(self) -> str:

@@ -68,20 +68,7 @@ class FluencyScorer:
         torch = self.torch
         from repair.backends.lm import BOS_ID
 
-        seqs = [[BOS_ID, *encoded[i][0]] for i in batch]
-        ids, mask = right_padded(seqs, BOS_ID)
-        n = ids.shape[1]
-        with torch.inference_mode():
-            res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
-            hidden = res.last_hidden_state
-            # log p of each sentence token (position p predicts token p + 1)
-            own = torch.zeros((len(seqs), n), dtype=torch.float32)
-            for r, x in enumerate(seqs):
-                if len(x) > 1:
-                    lp = torch.log_softmax(self.model.lm_head(hidden[r, :len(x) - 1]).float(), -1).cpu()
-                    own[r, 1:len(x)] = lp.gather(1, torch.tensor(x[1:])[:, None])[:, 0]
-        cache = cache_of(res)
-        probes, where = [], []
+        probes, where, spans = [], [], []  # spans: the sentence tokens [first, stop) each probe replaces and reads
         for r, i in enumerate(batch):
             tok_ids, offs = encoded[i]
             token_at = {o[0]: j for j, o in reversed(list(enumerate(offs)))}
@@ -94,9 +81,26 @@ class FluencyScorer:
                 new = self.tokenizer(lead + after, add_special_tokens=False)["input_ids"]
                 stop = len(tok_ids) if self.window is None else min(len(tok_ids), rejoin + self.window)
                 # sentence token j sits at position j + 1 (after BOS)
-                copy = float(own[r, first + 1:stop + 1].sum())
-                probes.append(_Probe(r, first + 1, [*new, *tok_ids[rejoin:stop]], copy))
+                probes.append(_Probe(r, first + 1, [*new, *tok_ids[rejoin:stop]], 0.0))
                 where.append((i, e))
+                spans.append((first, stop))
+        if not probes:
+            return
+        # the pass reads each sentence only as far as its probes do; the vocabulary is projected only where a
+        # probe's stretch of the sentence is predicted (hidden position j predicts sentence token j)
+        reach = [max((b for pr, (_, b) in zip(probes, spans) if pr.row == r), default=0) for r in range(len(batch))]
+        ids, mask = right_padded([[BOS_ID, *encoded[i][0][:reach[r]]] for r, i in enumerate(batch)], BOS_ID)
+        needed = sorted({(pr.row, j) for pr, (a, b) in zip(probes, spans) for j in range(a, b)})
+        with torch.inference_mode():
+            res = self.model.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device), use_cache=True)
+            hidden = res.last_hidden_state
+            rows, cols = torch.tensor([r for r, _ in needed]), torch.tensor([j for _, j in needed])
+            lp = torch.log_softmax(self.model.lm_head(hidden[rows, cols]).float(), -1).cpu()
+            own = lp.gather(1, ids[rows, cols + 1][:, None])[:, 0].tolist()
+        own = dict(zip(needed, own))
+        for pr, (a, b) in zip(probes, spans):
+            pr.copy = sum(own[pr.row, j] for j in range(a, b))
+        cache = cache_of(res)
         for group in bounded_groups(sorted(range(len(probes)), key=lambda k: (len(probes[k].tokens), probes[k].prefix)),
                                     self.group, self.max_group_tokens, lambda k: probes[k].prefix):
             self._score([probes[k] for k in group], cache, mask, hidden)

@@ -32,7 +32,7 @@ from repair.train.evaluate import apply, document_contexts
 from repair.train.common import records
 
 from repair.backends.resources import model_path
-from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_features
+from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_confidence, rerank_features
 from repair.restore.edits import ranked
 
 
@@ -86,6 +86,15 @@ def with_fluency(dec, rows):
     """The rows with every candidate's ``fluency`` set by the decoder's base language model."""
     cands = dec.with_fluency([r["spun"] for r, _, _ in rows], [c for _, _, c in rows])
     return [(r, score, c) for (r, score, _), c in zip(rows, cands)]
+
+
+def screened(rows, screen: dict | None):
+    """The rows with ``fluency`` cleared where the screen (a reranker and its ``floor``) would not have had the
+    base model score the candidate (``EditDecoder.with_fluency``)."""
+    if screen is None:
+        return rows
+    keep = lambda c: rerank_confidence(screen, c) >= screen["floor"]
+    return [(r, s, [c if keep(c) else replace(c, fluency=None) for c in cands]) for r, s, cands in rows]
 
 
 def at(rows, mode: str):
@@ -282,6 +291,8 @@ def main():
                          "edit alone")
     ap.add_argument("--fluency", type=int, default=0, help="give every candidate the base language model's gain over "
                     "the replaced words and N tokens after them (Candidate.fluency; its own cache beside --candidates)")
+    ap.add_argument("--fluency-floor", type=float, default=0.0, help="with --fluency: the base model scores only the "
+                    "candidates a reranker without fluency (or the document's score) gives at least this (0: every one)")
     ap.add_argument("--write", action="store_true", help="store the recommended setting in the adapter's repair.json")
     args = ap.parse_args()
     if args.write and args.span_threshold is not None:
@@ -298,7 +309,7 @@ def main():
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
     dec.lexicon_branches, dec.corrector_branches = args.lexicon, args.corrector
-    dec.fluency_window = None  # scored after the decode, with --fluency
+    dec.fluency_window, dec.fluency_screen = None, None  # scored after the decode (every candidate), with --fluency
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
            args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
     key += (args.lexicon, "prescreened") if args.lexicon else ()  # decodes without it keep their old key
@@ -340,13 +351,18 @@ def main():
         variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
     # a mode without the corrector has no channel evidence: its rerankers do not read it
     mode_features = lambda mode, feats: [f for f in feats if "corrector" in mode or f not in CHANNEL_FEATURES]
+    # the screen of each mode: the candidates the base model scores (as EditDecoder.with_fluency screens them)
+    screens = {mode: fit_reranker(at(fit_rows, mode), args.clean_weights[0], hidden=args.hidden[0], features=[
+        f for f in mode_features(mode, features) if f not in (*FLUENCY_FEATURES, "document", "no_document")])
+        | {"floor": args.fluency_floor} for mode in modes} if args.fluency and args.fluency_floor else {}
+    view = lambda rows, mode: screened(at(rows, mode), screens.get(mode))
     rerankers = {(mode, f"{w:g}{v}" + (f", {h} hidden units" if h else "")):
-                 fit_reranker(at(fit_rows, mode), w, features=mode_features(mode, feats), hidden=h)
+                 fit_reranker(view(fit_rows, mode), w, features=mode_features(mode, feats), hidden=h)
                  for mode in modes for w in args.clean_weights for v, feats in variants.items() for h in args.hidden
                  if fit_rows}
     results, scorer_kw = [], {}  # scorer_kw: (mode, scorer name) -> its arguments for EditDecoder.confidence
     for mode in modes:
-        mode_rows = at(rows, mode)
+        mode_rows = view(rows, mode)
         scorers = [(("rule", off, bonus, weighted), dict(offset_out=off, offset_lexicon=bonus,
                                                           detector_weighted=weighted, reranker=False))
                    for off, bonus, weighted in rules]
@@ -385,7 +401,7 @@ def main():
     kw = scorer_kw[mode, name]
     joint = []
     for share in args.joint_shares:
-        _, _, (m1, d1, f1) = next(measure(dec, at(rows, mode), kw, [conf], [thr], spinners, share))
+        _, _, (m1, d1, f1) = next(measure(dec, view(rows, mode), kw, [conf], [thr], spinners, share))
         print(f"runs decided together from {share:g} of the minimum confidence: mean F0.5 {m1:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f}")
         if d1 <= args.max_damage:
@@ -398,12 +414,12 @@ def main():
             print(f"recommended: runs decided together from {joint_share:g} of the minimum confidence")
     alone = None
     if name[0] == "reranker":  # the same setting on one-sentence texts: no article context
-        alone_rows = at(with_context(rows, context, calibration, drop=1.0), mode)
+        alone_rows = view(with_context(rows, context, calibration, drop=1.0), mode)
         _, _, (m1, d1, f1) = next(measure(dec, alone_rows, kw, [conf], [thr], spinners, joint_share))
         print(f"the same on the tune sentences without their article's context: mean F0.5 {m1:.3f} ("
               + ", ".join(f"{sp} {f:.3f}" for sp, f in zip(spinners, f1)) + f"), damage {d1:.2f} per 1,000 clean words")
         if {"document", "no_document"} & set(rerankers[mode, name[1]]["features"]):
-            alone = fit_alone(dec, at(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
+            alone = fit_alone(dec, view(fit_rows, mode), alone_rows, rerankers[mode, name[1]]["features"],
                               sorted({*args.clean_weights, *ALONE_WEIGHTS}), conf, thr, spinners,
                               args.max_damage if args.max_damage_alone is None else args.max_damage_alone,
                               hidden=len(rerankers[mode, name[1]].get("hidden", [])), joint_share=joint_share)
@@ -417,11 +433,12 @@ def main():
                  "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
                  "lexicon_branches": args.lexicon if "+lexicon" in mode else 0,
                  "corrector_branches": args.corrector if "+corrector" in mode else 0, "joint_share": joint_share,
-                 "fluency_window": None}
+                 "fluency_window": None, "fluency_screen": None}
         if name[0] == "reranker":
             reads = set(rerankers[mode, name[1]]["features"]) | set((alone or {}).get("features", []))
             point |= {"reranker": rerankers[mode, name[1]], "detector_weighted": False,
                       "fluency_window": args.fluency if reads & set(FLUENCY_FEATURES) else None,
+                      "fluency_screen": screens.get(mode) if reads & set(FLUENCY_FEATURES) else None,
                       "offset_out": dec.offset_out, "offset_lexicon": dec.offset_lexicon}
             if alone is not None:
                 point["reranker_alone"] = alone
