@@ -99,6 +99,11 @@ def test_the_decoder_scores_its_candidates_only_when_asked(repairer, lm):
         plain = decoder.candidates_many(sentences)
         decoder.fluency_window, decoder._fluency = 4, FluencyScorer(model=lm.model, tokenizer=lm.tokenizer)
         scored = decoder.candidates_many(sentences)
+        # another window than the weights were tuned with is another system, and its signature says so
+        decoder.fluency_window = decoder._tuned_fluency
+        assert "-fluency" not in decoder.name
+        decoder.fluency_window = 7
+        assert "-fluency7" in decoder.name
     finally:
         decoder.fluency_window, decoder._fluency = saved
     assert sum(map(len, plain)) >= 2

@@ -131,7 +131,7 @@ class EditDecoder(Restorer):
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None,
                  corrector_branches: int | None = None, corrector=None, precision: str | None = None,
-                 fluency_window: int | None = None, fluency=None):
+                 fluency=None):
         import torch
 
         from repair.backends.hf import float_dtype
@@ -176,7 +176,7 @@ class EditDecoder(Restorer):
         self._corrector = corrector
         # give every candidate the base language model's judgement of it (Candidate.fluency) over the replaced
         # words and this many tokens after them (None: not scored); ``fluency``: a FluencyScorer to share
-        self.fluency_window = point["fluency_window"] if fluency_window is None else fluency_window or None
+        self.fluency_window = point["fluency_window"]
         self._fluency = fluency
         # the base model scores only the candidates this reranker (one that does not read fluency) gives at least
         # its "floor" (None: every candidate): most candidates are hopeless on their other evidence alone
@@ -188,7 +188,7 @@ class EditDecoder(Restorer):
             if rr is not None and not set(rr["features"]) <= set(RERANK_FEATURES):
                 unknown = sorted(set(rr["features"]) - set(RERANK_FEATURES))
                 raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
-        self._tuned_branches = point["pointed_branches"]
+        self._tuned_branches, self._tuned_fluency = point["pointed_branches"], point["fluency_window"]
 
     @property
     def corrector(self):
@@ -204,7 +204,7 @@ class EditDecoder(Restorer):
     @property
     def fluency(self):
         """The base language model that scores each candidate (None when ``fluency_window`` is not set)."""
-        if not self.fluency_window:
+        if self.fluency_window is None:
             return None
         if self._fluency is None:
             from repair.restore.fluency import FluencyScorer
@@ -226,9 +226,11 @@ class EditDecoder(Restorer):
 
     @property
     def name(self) -> str:
-        """For signatures: decoding with other pointed branches than the tuned ones, or in bfloat16, is
-        another system."""
+        """For signatures: decoding with other pointed branches than the tuned ones, another fluency window, or
+        in bfloat16, is another system."""
         name = self.NAME if self.pointed_branches == self._tuned_branches else f"{self.NAME}-branches{self.pointed_branches}"
+        if self.fluency_window != self._tuned_fluency:  # the reranker reads the base model's judgement, or does not
+            name += "-fluency" + ("off" if self.fluency_window is None else str(self.fluency_window))
         return name + ("-bf16" if self.dtype == self.torch.bfloat16 else "")
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:

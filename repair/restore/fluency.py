@@ -115,7 +115,7 @@ class FluencyScorer:
             h = torch.stack([hidden[pr.row, pr.prefix - 1] for pr in probes])
             first = torch.log_softmax(self.model.lm_head(h).float(), -1).cpu()
             n = max(len(pr.tokens) for pr in probes) - 1
-            later = None
+            later = {}
             if n:
                 kv, att = prefix_cache(cache, mask, probes)
                 ids = torch.full((len(probes), n), 0, dtype=torch.long)
@@ -123,10 +123,13 @@ class FluencyScorer:
                     ids[k, :len(pr.tokens) - 1] = torch.tensor(pr.tokens[:-1])
                 att = torch.cat([att, torch.ones((len(probes), n), dtype=att.dtype)], 1)
                 pos = torch.stack([torch.arange(pr.prefix, pr.prefix + n) for pr in probes])
-                res = self.model(input_ids=ids.to(self.device), position_ids=pos.to(self.device),
-                                 attention_mask=att.to(self.device), use_cache=True, **cache_kw(self.model, kv))
-                later = torch.log_softmax(res.logits.float(), -1).cpu()
+                res = self.model.model(input_ids=ids.to(self.device), position_ids=pos.to(self.device),
+                                       attention_mask=att.to(self.device), use_cache=True, **cache_kw(self.model.model, kv))
+                # the vocabulary only where a probe's next token is predicted (not over the padding)
+                at = [(k, t) for k, pr in enumerate(probes) for t in range(len(pr.tokens) - 1)]
+                h = res.last_hidden_state[torch.tensor([k for k, _ in at]), torch.tensor([t for _, t in at])]
+                lp = torch.log_softmax(self.model.lm_head(h).float(), -1).cpu()
+                want = torch.tensor([probes[k].tokens[t + 1] for k, t in at])
+                later = dict(zip(at, lp.gather(1, want[:, None])[:, 0].tolist()))
         for k, pr in enumerate(probes):
-            lp = first[k, pr.tokens[0]].item()
-            lp += sum(later[k, t - 1, tok].item() for t, tok in enumerate(pr.tokens[1:], 1))
-            pr.logp = lp
+            pr.logp = first[k, pr.tokens[0]].item() + sum(later[k, t] for t in range(len(pr.tokens) - 1))

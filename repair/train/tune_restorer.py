@@ -289,7 +289,7 @@ def main():
                     help="shares of the minimum confidence at which an edit touching an applied one is applied too "
                          "(a run of adjacent edits decided together), measured at the recommended point; 0: each "
                          "edit alone")
-    ap.add_argument("--fluency", type=int, default=0, help="give every candidate the base language model's gain over "
+    ap.add_argument("--fluency", type=int, default=None, help="give every candidate the base language model's gain over "
                     "the replaced words and N tokens after them (Candidate.fluency; its own cache beside --candidates)")
     ap.add_argument("--fluency-floor", type=float, default=0.0, help="with --fluency: the base model scores only the "
                     "candidates a reranker without fluency (or the document's score) gives at least this (0: every one)")
@@ -322,7 +322,7 @@ def main():
         rows, fit_rows = decode(rep, tune), decode(rep, fit)
         if args.candidates:
             args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
-    if args.fluency:  # annotated apart from the decode, so that windows are compared on the same candidates
+    if args.fluency is not None:  # annotated apart from the decode, so that windows are compared on the same candidates
         cached = args.candidates and args.candidates.with_suffix(f".fluency{args.fluency}.pkl")
         key += ("fluency", args.fluency)
         if cached and cached.exists() and pickle.loads(cached.read_bytes())[0] == key:
@@ -345,7 +345,7 @@ def main():
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
              if not args.skip_rules]
     features = [f for f in RERANK_FEATURES if f not in args.without
-                and (args.fluency or f not in FLUENCY_FEATURES)]  # unscored: constant, read by no reranker
+                and (args.fluency is not None or f not in FLUENCY_FEATURES)]  # unscored: constant, read by no reranker
     variants = {"": features}  # name suffix -> the features its rerankers read
     if args.compare_without:
         variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
@@ -354,7 +354,7 @@ def main():
     # the screen of each mode: the candidates the base model scores (as EditDecoder.with_fluency screens them)
     screens = {mode: fit_reranker(at(fit_rows, mode), args.clean_weights[0], hidden=args.hidden[0], features=[
         f for f in mode_features(mode, features) if f not in (*FLUENCY_FEATURES, "document", "no_document")])
-        | {"floor": args.fluency_floor} for mode in modes} if args.fluency and args.fluency_floor else {}
+        | {"floor": args.fluency_floor} for mode in modes} if args.fluency is not None and args.fluency_floor else {}
     view = lambda rows, mode: screened(at(rows, mode), screens.get(mode))
     rerankers = {(mode, f"{w:g}{v}" + (f", {h} hidden units" if h else "")):
                  fit_reranker(view(fit_rows, mode), w, features=mode_features(mode, feats), hidden=h)
@@ -392,7 +392,8 @@ def main():
         return
     # the F0.5 surface is flat at the top: of the settings near the best, take the least damage
     near = [r for r in ok if r[0] >= ok[0][0] - args.tolerance]
-    mean, damage, (mode, name, conf, thr), f05 = min(near, key=lambda r: (r[1], -r[0]))
+    # (of those equal to the printed precision, the highest restore threshold: fewer sentences to decode)
+    mean, damage, (mode, name, conf, thr), f05 = min(near, key=lambda r: (r[1], -round(r[0], 3), -r[2][3]))
     print(f"\nrecommended (least clean damage within {args.tolerance} F0.5 of the best): branches at {mode}, "
           f"{show(name)}, min confidence {conf}, restore threshold {thr} "
           f"(mean F0.5 {mean:.3f}, damage {damage:.2f} per 1,000 clean words)")
