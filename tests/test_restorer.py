@@ -430,6 +430,7 @@ def test_the_operating_point_comes_with_the_weights(repairer, decoder):
         (point["margin"], point["offset_out"], point["offset_lexicon"])
     assert (decoder.pointed_branches, decoder.detector_weighted) == (point["pointed_branches"], point["detector_weighted"])
     assert (decoder.pointed_at, decoder.reranker) == (point["pointed_at"], point["reranker"])
+    assert (decoder.fluency_window, decoder.fluency_screen) == (point.get("fluency_window"), point.get("fluency_screen"))
     assert repairer.edit_confidence == point["min_confidence"] and repairer.restore_floor == point["restore_threshold"]
     from repair import Repairer
 
