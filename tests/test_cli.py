@@ -37,7 +37,8 @@ def test_check_json_shape(tmp_path):
 
 @pytest.mark.model
 def test_fix_from_stdin_and_threshold():
-    res = run("fix", "-", "--format", "json", input=SPUN)
+    text = SPUN_BEFORE + SPUN + SPUN_AFTER  # a spun article pasted in (one sentence alone is judged more warily)
+    res = run("fix", "-", "--format", "json", input=text)
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert any(e["before"] == "assist" and e["after"] == "help" for e in d["edits"])
@@ -45,16 +46,16 @@ def test_fix_from_stdin_and_threshold():
 
     floor = json.loads((model_path("restorer") / "repair.json").read_text())["operating_point"]["min_confidence"]
     for e in d["edits"]:
-        assert SPUN[e["start"]:e["end"]] == e["before"] and e["confidence"] >= floor  # the shipped operating point
+        assert text[e["start"]:e["end"]] == e["before"] and e["confidence"] >= floor  # the shipped operating point
     bar = sorted(e["confidence"] for e in d["edits"])[-1]
-    strict = json.loads(run("fix", "-", "--format", "json", "-c", str(bar), input=SPUN).stdout)["edits"]
+    strict = json.loads(run("fix", "-", "--format", "json", "-c", str(bar), input=text).stdout)["edits"]
     assert strict and all(e["confidence"] >= bar for e in strict) and len(strict) < len(d["edits"])
-    fast = json.loads(run("fix", "-", "--format", "json", "--restorer", "fast", input=SPUN).stdout)
+    fast = json.loads(run("fix", "-", "--format", "json", "--restorer", "fast", input=text).stdout)
     assert "restorer:minilm-corrector-v1" in fast["signature"]  # the fast restorer is the corrector
     assert any(e["before"] == "mentioned" and e["after"] == "said" for e in fast["edits"])
     # nothing is flagged at threshold 1 and nothing else restored at restore threshold 1: no change
-    res = run("fix", "-", "--threshold", "1.0", "--restore-threshold", "1.0", input=SPUN)
-    assert res.stdout == SPUN
+    res = run("fix", "-", "--threshold", "1.0", "--restore-threshold", "1.0", input=text)
+    assert res.stdout == text
 
 
 @pytest.fixture

@@ -356,14 +356,17 @@ def test_detector_spans_open_branches_the_model_would_not(rule):
     text = "Blinken got here to Astana on Tuesday."
     start = text.index("got here")
     span = [Span(start, start + 8, 0.9, "got here")]
-    opened, weighted, proposals = decoder.pointed_branches, decoder.detector_weighted, decoder.corrector_branches
-    try:  # the model's own branches only: the corrector would propose "came" by itself
-        decoder.pointed_branches, decoder.detector_weighted, decoder.corrector_branches = 0, False, 0
+    opened, weighted = decoder.pointed_branches, decoder.detector_weighted
+    proposals = decoder.corrector_branches, decoder.lexicon_branches
+    try:  # the model's own branches only: the corrector and the lexicon would propose words by themselves
+        decoder.pointed_branches, decoder.detector_weighted = 0, False
+        decoder.corrector_branches, decoder.lexicon_branches = 0, 0
         assert decoder.restore(text, span) == []
         decoder.pointed_branches = 1
         (edit,) = decoder.restore(text, span)
     finally:
-        decoder.pointed_branches, decoder.detector_weighted, decoder.corrector_branches = opened, weighted, proposals
+        decoder.pointed_branches, decoder.detector_weighted = opened, weighted
+        decoder.corrector_branches, decoder.lexicon_branches = proposals
     assert (edit.before, edit.after) == ("got here", "came") and edit.confidence < 0.85
     assert decoder.restore(text, []) == []  # no span, no branch
 
@@ -398,16 +401,16 @@ def test_detector_weighting_on_the_real_model(rule):
     text = "Blinken got here to Astana on Tuesday."
     start = text.index("got here")
     span = [Span(start, start + 8, 0.95, "got here")]
-    opened, weighted = decoder.pointed_branches, decoder.detector_weighted
+    opened, weighted, lexicon = decoder.pointed_branches, decoder.detector_weighted, decoder.lexicon_branches
     try:
-        decoder.pointed_branches = 1
+        decoder.pointed_branches, decoder.lexicon_branches = 1, 0  # the model's branch, not the lexicon's words
         decoder.detector_weighted = False
         before = {(e.before, e.after): e.confidence for e in decoder.restore(text, span)}
         decoder.detector_weighted = True
         after = {(e.before, e.after): e.confidence for e in decoder.restore(text, span)}
         assert decoder.restore(text, []) == []  # no span, no branch, whatever the weighting
     finally:
-        decoder.pointed_branches, decoder.detector_weighted = opened, weighted
+        decoder.pointed_branches, decoder.detector_weighted, decoder.lexicon_branches = opened, weighted, lexicon
     assert before[("got here", "came")] < 0.2 and after[("got here", "came")] > 0.3
     assert after[("got here", "came")] > 4 * before[("got here", "came")]
 
