@@ -79,7 +79,7 @@ class LanguageModel:
 
     name = "smollm2-135m"
 
-    def __init__(self, path: Path | None = None, device: str = "cpu"):
+    def __init__(self, path: Path | None = None, device: str = "cpu", dtype=None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -90,7 +90,8 @@ class LanguageModel:
 
         hf_logging.disable_progress_bar()
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        self.model = self.model.to(device=device, dtype=dtype or torch.float32).eval()  # dtype: float32 by default
 
     def encode(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)

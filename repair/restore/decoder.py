@@ -14,7 +14,7 @@ from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
 from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, ranked
 from repair.restore.policy import refusal
-from repair.restore.rerank import RERANK_FEATURES, rerank_confidence
+from repair.restore.rerank import RERANK_FEATURES, passes_screen, rerank_confidence
 
 # the corrector's choices looked up for each pointed word: the paths take the first corrector_branches
 # of them, the channel feature of every candidate reads them all
@@ -219,7 +219,7 @@ class EditDecoder(Restorer):
         if self.fluency is None:
             return cands
         screen = self.fluency_screen
-        chosen = [[c for c in cs if screen is None or rerank_confidence(screen, c) >= screen["floor"]] for cs in cands]
+        chosen = [[c for c in cs if screen is None or passes_screen(screen, c)] for cs in cands]
         gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in chosen])
         scored = [{id(c): g for c, g in zip(cs, gs)} for cs, gs in zip(chosen, gains)]
         return [[replace(c, fluency=by.get(id(c))) for c in cs] for cs, by in zip(cands, scored)]

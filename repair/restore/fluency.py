@@ -35,16 +35,10 @@ class FluencyScorer:
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         self.group, self.max_group_tokens = group, max_group_tokens
         if model is None:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+            from repair.backends.lm import LanguageModel
 
-            from repair.backends.lm import converted_dir
-
-            hf_logging.disable_progress_bar()
-            path = converted_dir()
-            tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-            model = model.to(device=device, dtype=dtype or torch.float32).eval()
+            base = LanguageModel(device=device, dtype=dtype)
+            model, tokenizer = base.model, base.tokenizer
         self.model, self.tokenizer = model, tokenizer
 
     def gains(self, sentences: list[str], edits: list[list[tuple[int, int, str]]]) -> list[list[float | None]]:

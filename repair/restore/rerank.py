@@ -45,3 +45,8 @@ def rerank_confidence(reranker: dict, c: Candidate) -> float:
     h = [math.tanh(b + sum(w * v for w, v in zip(row, z))) for row, b in zip(reranker["hidden"], reranker["hidden_bias"])]
     return sigmoid(reranker["output_bias"] + sum(w * v for w, v in zip(reranker["output"], h)))
 
+
+
+def passes_screen(screen: dict, c: Candidate) -> bool:
+    """Whether a screen (a reranker and its ``floor``: ``operating_point.fluency_screen``) lets the candidate through."""
+    return rerank_confidence(screen, c) >= screen["floor"]

@@ -32,7 +32,8 @@ from repair.train.evaluate import apply, document_contexts
 from repair.train.common import records
 
 from repair.backends.resources import model_path
-from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_confidence, rerank_features
+from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_features
+from repair.restore.rerank import passes_screen
 from repair.restore.edits import ranked
 
 
@@ -93,8 +94,7 @@ def screened(rows, screen: dict | None):
     base model score the candidate (``EditDecoder.with_fluency``)."""
     if screen is None:
         return rows
-    keep = lambda c: rerank_confidence(screen, c) >= screen["floor"]
-    return [(r, s, [c if keep(c) else replace(c, fluency=None) for c in cands]) for r, s, cands in rows]
+    return [(r, s, [c if passes_screen(screen, c) else replace(c, fluency=None) for c in cands]) for r, s, cands in rows]
 
 
 def at(rows, mode: str):
