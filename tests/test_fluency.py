@@ -88,6 +88,33 @@ def test_the_reranker_reads_fluency_and_whether_it_was_scored():
     assert set(names) <= set(RERANK_FEATURES)
 
 
+def test_each_candidate_knows_how_far_it_leads_the_rivals_that_overlap_it():
+    """``with_leads``: llr and fluency against the best other candidate over any of the same characters;
+    None without a rival (or one the base model scored), which the reranker reads as its own feature."""
+    from repair.restore.edits import with_leads
+
+    c = lambda start, end, after, llr, fluency=None: Candidate(start, end, "x", after, llr, 0.0, 0.9, False,
+                                                              fluency=fluency)
+    a, b, d, far = with_leads([c(0, 5, "a", 1.0, 2.0), c(0, 5, "b", 3.0), c(3, 9, "d", 0.5, -1.0),
+                               c(20, 25, "far", 0.5, 4.0)])
+    assert (a.llr_lead, a.fluency_lead) == (-2.0, 3.0)  # b out-scores it on llr; d is the only scored rival
+    assert (b.llr_lead, b.fluency_lead) == (2.0, None)  # not scored itself
+    assert (d.llr_lead, d.fluency_lead) == (-2.5, -3.0)  # overlaps a and b, not far
+    assert (far.llr_lead, far.fluency_lead) == (None, None)
+    names = ("llr_lead", "no_rival", "fluency_lead", "no_fluency_rival")
+    assert rerank_features(a, names) == [-2.0, 0.0, 3.0, 0.0]
+    assert rerank_features(far, names) == [0.0, 1.0, 0.0, 1.0]  # scored, but no scored rival
+    assert rerank_features(b, names) == [2.0, 0.0, 0.0, 0.0]
+    assert set(names) <= set(RERANK_FEATURES)
+    # a run of spun words: each candidate sees the best evidence of those one space away
+    x, y, z = with_leads([c(0, 5, "x", 1.0, 2.0), c(6, 9, "y", -1.0), c(6, 9, "z", 2.5, -4.0)])
+    assert (x.neighbour_llr, x.neighbour_fluency) == (2.5, -4.0)
+    assert (y.neighbour_llr, y.neighbour_fluency) == (1.0, 2.0) == (z.neighbour_llr, z.neighbour_fluency)
+    assert (a.neighbour_llr, far.neighbour_llr) == (None, None)  # d overlaps a, it does not touch it
+    assert rerank_features(x, ("neighbour_llr", "no_neighbour", "neighbour_fluency")) == [2.5, 0.0, -4.0]
+    assert rerank_features(far, ("neighbour_llr", "no_neighbour", "neighbour_fluency")) == [0.0, 1.0, 0.0]
+
+
 def test_the_decoder_scores_its_candidates_only_when_asked(repairer, lm):
     from repair.restore.fluency import FluencyScorer
 

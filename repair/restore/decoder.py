@@ -12,7 +12,7 @@ from repair.backends.memory import bounded_groups, release
 from repair.doc import Span, sigmoid
 from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
-from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, ranked
+from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, ranked, with_leads
 from repair.restore.policy import refusal
 from repair.restore.rerank import RERANK_FEATURES, passes_screen, rerank_confidence
 
@@ -215,14 +215,14 @@ class EditDecoder(Restorer):
 
     def with_fluency(self, sentences: list[str], cands: list[list[Candidate]]) -> list[list[Candidate]]:
         """The candidates with ``fluency`` set by the base language model where ``fluency_screen`` lets them
-        through (unchanged without ``fluency_window``)."""
+        through, and their leads over their rivals (:func:`with_leads`; unchanged without ``fluency_window``)."""
         if self.fluency is None:
             return cands
         screen = self.fluency_screen
         chosen = [[c for c in cs if screen is None or passes_screen(screen, c)] for cs in cands]
         gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in chosen])
         scored = [{id(c): g for c, g in zip(cs, gs)} for cs, gs in zip(chosen, gains)]
-        return [[replace(c, fluency=by.get(id(c))) for c in cs] for cs, by in zip(cands, scored)]
+        return [with_leads([replace(c, fluency=by.get(id(c))) for c in cs]) for cs, by in zip(cands, scored)]
 
     @property
     def name(self) -> str:
@@ -346,7 +346,7 @@ class EditDecoder(Restorer):
             cand = self._from_path(pa, sentences[pa.row], spans[pa.row], out[pa.row])
             if cand is not None:
                 out[pa.row].append(cand)
-        return [ranked([_with_channel(c, [w.start for w in drafts[row][2]], tags[row]) for c in cands])
+        return [with_leads(ranked([_with_channel(c, [w.start for w in drafts[row][2]], tags[row]) for c in cands]))
                 for row, cands in enumerate(out)]
 
     def _first_pass(self, drafts):

@@ -42,7 +42,12 @@ class Candidate:
     choices; None when the head did not look: no corrector, or a word the detector does not point at);
     ``keep``: the head's probability that that word is the author's own. ``fluency``: how much likelier the base
     language model finds the sentence with the replacement than as written, over the replaced words and a
-    few words after them (:class:`repair.restore.fluency.FluencyScorer`; None when it did not score it)."""
+    few words after them (:class:`repair.restore.fluency.FluencyScorer`; None when it did not score it).
+    ``llr_lead``, ``fluency_lead``: how far its ``llr`` (its ``fluency``) is above the best of the other
+    candidates that overlap it, the rivals a reader would weigh it against (None: no rival, or none the
+    base model scored; set by :func:`with_leads`). ``neighbour_llr``, ``neighbour_fluency``: the best ``llr``
+    (``fluency``) of the candidates that touch it, one space away: a spinner rewrites runs of adjacent words,
+    and a run is restored whole or not at all (None: no such candidate, or none scored)."""
 
     start: int
     end: int
@@ -61,6 +66,27 @@ class Candidate:
     channel: float | None = None
     keep: float | None = None
     fluency: float | None = None
+    llr_lead: float | None = None
+    fluency_lead: float | None = None
+    neighbour_llr: float | None = None
+    neighbour_fluency: float | None = None
+
+
+def with_leads(cands: list[Candidate]) -> list[Candidate]:
+    """The candidates of one sentence with their leads over their rivals and their neighbours' evidence
+    (``llr_lead``, ``fluency_lead``, ``neighbour_llr``, ``neighbour_fluency``: see :class:`Candidate`)."""
+    def lead(c: Candidate, value) -> float | None:
+        rivals = [value(o) for o in cands if o is not c and o.start < c.end and c.start < o.end
+                  and value(o) is not None]
+        return None if value(c) is None or not rivals else value(c) - max(rivals)
+
+    def neighbour(c: Candidate, value) -> float | None:
+        near = [value(o) for o in cands if (o.start == c.end + 1 or o.end == c.start - 1) and value(o) is not None]
+        return max(near, default=None)
+
+    return [replace(c, llr_lead=lead(c, lambda o: o.llr), fluency_lead=lead(c, lambda o: o.fluency),
+                    neighbour_llr=neighbour(c, lambda o: o.llr), neighbour_fluency=neighbour(c, lambda o: o.fluency))
+            for c in cands]
 
 
 def ranked(cands: list[Candidate]) -> list[Candidate]:

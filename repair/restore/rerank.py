@@ -15,7 +15,13 @@ RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointe
                    "span_start", "rank0", "rank", "zipf_before", "zipf_after", "zipf_gain", "words_before",
                    "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document",
                    "from_lexicon", "from_corrector", "channel", "channel_log", "channel_keep", "no_channel",
-                   "fluency", "no_fluency")
+                   "fluency", "no_fluency", "llr_lead", "no_rival", "fluency_lead", "no_fluency_rival",
+                   "neighbour_llr", "no_neighbour", "neighbour_fluency")
+
+
+def clip(x: float | None, bound: float = 20.0) -> float:
+    """A log-likelihood difference as a feature: within ``bound``, 0 when there is none."""
+    return max(min(x or 0.0, bound), -bound)
 
 
 def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
@@ -30,7 +36,9 @@ def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
         c.sentence, c.sentence * float(c.pointed is None), c.document or 0.0, float(c.document is None),
         float(c.proposed == "lexicon"), float(c.proposed == "corrector"), c.channel or 0.0,
         math.log(max(c.channel or 0.0, 1e-4)) if c.channel is not None else 0.0, c.keep or 0.0,
-        float(c.channel is None), max(min(c.fluency or 0.0, 20.0), -20.0), float(c.fluency is None))))
+        float(c.channel is None), clip(c.fluency), float(c.fluency is None), clip(c.llr_lead), float(c.llr_lead is None),
+        clip(c.fluency_lead), float(c.fluency is not None and c.fluency_lead is None), clip(c.neighbour_llr),
+        float(c.neighbour_llr is None), clip(c.neighbour_fluency))))
     return [values[n] for n in names]
 
 

@@ -23,7 +23,7 @@ import pickle
 import random
 import sys
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ from repair.train.common import records
 from repair.backends.resources import model_path
 from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_features
 from repair.restore.rerank import passes_screen
-from repair.restore.edits import ranked
+from repair.restore.edits import Candidate, ranked, with_leads
 
 
 def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
@@ -94,7 +94,8 @@ def screened(rows, screen: dict | None):
     base model score the candidate (``EditDecoder.with_fluency``)."""
     if screen is None:
         return rows
-    return [(r, s, [c if passes_screen(screen, c) else replace(c, fluency=None) for c in cands]) for r, s, cands in rows]
+    return [(r, s, with_leads([c if passes_screen(screen, c) else replace(c, fluency=None) for c in cands]))
+            for r, s, cands in rows]
 
 
 def at(rows, mode: str):
@@ -105,7 +106,13 @@ def at(rows, mode: str):
     keep = lambda c: ((pointed_at == "all" or not c.forced or c.span_start)
                       and (c.proposed == "model" or c.proposed in extra))
     bare = (lambda c: c) if "corrector" in extra else (lambda c: replace(c, channel=None, keep=None))
-    return [(r, s, ranked([bare(c) for c in cands if keep(c)])) for r, s, cands in rows]
+    return [(r, s, with_leads(ranked([bare(c) for c in cands if keep(c)]))) for r, s, cands in rows]
+
+
+def upgraded(rows):
+    """Rows decoded by an earlier version: candidates pickled without the fields added since read their defaults."""
+    fresh = lambda c: Candidate(**{f.name: getattr(c, f.name, f.default) for f in fields(Candidate)})
+    return [(r, s, [fresh(c) for c in cands]) for r, s, cands in rows]
 
 
 def coverage(rows, spinners) -> None:
@@ -135,7 +142,7 @@ def coverage(rows, spinners) -> None:
 
 
 CHANNEL_FEATURES = ("from_corrector", "channel", "channel_log", "channel_keep", "no_channel")
-FLUENCY_FEATURES = ("fluency", "no_fluency")
+FLUENCY_FEATURES = ("fluency", "no_fluency", "fluency_lead", "no_fluency_rival", "neighbour_fluency")
 # clean weights tried for reranker_alone besides --clean-weights: without its article a sentence's candidates
 # need a heavier penalty on clean edits to keep within the damage cap
 ALONE_WEIGHTS = (30.0, 60.0, 100.0, 150.0, 200.0, 300.0, 1000.0)
@@ -317,7 +324,7 @@ def main():
     key += ("bf16",) if dec.dtype == dec.torch.bfloat16 else ()  # float32 decodes keep their old key
     key += ("span", args.span_threshold) if args.span_threshold is not None else ()
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
-        rows, fit_rows = pickle.loads(args.candidates.read_bytes())[1]
+        rows, fit_rows = map(upgraded, pickle.loads(args.candidates.read_bytes())[1])
     else:
         rows, fit_rows = decode(rep, tune), decode(rep, fit)
         if args.candidates:
@@ -326,7 +333,7 @@ def main():
         cached = args.candidates and args.candidates.with_suffix(f".fluency{args.fluency}.pkl")
         key += ("fluency", args.fluency)
         if cached and cached.exists() and pickle.loads(cached.read_bytes())[0] == key:
-            rows, fit_rows = pickle.loads(cached.read_bytes())[1]
+            rows, fit_rows = map(upgraded, pickle.loads(cached.read_bytes())[1])
         else:
             dec.fluency_window = args.fluency
             rows, fit_rows = with_fluency(dec, rows), with_fluency(dec, fit_rows)
