@@ -41,7 +41,7 @@ def test_fix_from_stdin_and_threshold():
     res = run("fix", "-", "--format", "json", input=text)
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
-    assert any(e["before"] == "assist" and e["after"] == "help" for e in d["edits"])
+    assert any(e["before"] == "navy" and e["after"] == "military" for e in d["edits"])
     from repair.backends.resources import model_path
 
     floor = json.loads((model_path("restorer") / "repair.json").read_text())["operating_point"]["min_confidence"]
@@ -73,7 +73,7 @@ def test_fix_writes_output_file(tmp_path, article):
     assert res.exit_code == 0, res.output
     fixed = out.read_text()
     # the restored word is in; the headline and the clean sentence are untouched; the lines are kept
-    assert "would help the" in fixed and "assist" not in fixed
+    assert "the military would" in fixed and "navy" not in fixed
     assert fixed.startswith("A headline\n\n") and fixed.endswith("The sky was clear.\n")
     assert fixed.count("\n") == article.read_text().count("\n")
     # a UTF-8 byte-order mark is written back where the input had one (JSON offsets ignore it)
@@ -90,8 +90,8 @@ def test_diff_views_and_html(tmp_path, article):
     page = tmp_path / "d.html"
     res = run("diff", str(article), "--html", str(page), "--no-color")
     assert res.exit_code == 0, res.output
-    assert "assisthelp" in res.stdout and "flagged" in res.stdout
-    assert "<del>assist</del><ins>help</ins>" in page.read_text()
+    assert "navymilitary" in res.stdout and "flagged" in res.stdout
+    assert "<del>navy</del><ins>military</ins>" in page.read_text()
     res = run("diff", str(article), "--side-by-side", "--no-color")
     assert res.exit_code == 0 and "restored" in res.stdout
     res = run("diff", str(article), "--format", "unified")
