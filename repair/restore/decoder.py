@@ -215,7 +215,8 @@ class EditDecoder(Restorer):
 
     def with_fluency(self, sentences: list[str], cands: list[list[Candidate]]) -> list[list[Candidate]]:
         """The candidates with ``fluency`` set by the base language model where ``fluency_screen`` lets them
-        through, and their leads over their rivals (:func:`with_leads`; unchanged without ``fluency_window``)."""
+        through, and their evidence against their rivals and neighbours recomputed with it (:func:`with_leads`;
+        unchanged without ``fluency_window``)."""
         if self.fluency is None:
             return cands
         screen = self.fluency_screen

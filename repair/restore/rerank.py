@@ -26,7 +26,7 @@ def clip(x: float | None, bound: float = 20.0) -> float:
 
 def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
     """The candidate's evidence as the reranker's inputs, in the order of ``names`` (see :data:`RERANK_FEATURES`)."""
-    llr, share = max(min(c.llr, 20.0), -20.0), max(c.share, -20.0)
+    llr, share = clip(c.llr), max(c.share, -20.0)
     b, a = c.before.split(), c.after.split()
     zb, za = zipf(b[0].lower()), zipf(a[0].lower())
     values = dict(zip(RERANK_FEATURES, (
