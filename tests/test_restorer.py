@@ -511,6 +511,23 @@ def _cand(start, end, before, after, llr, **kw):
                      lexicon=kw.pop("lexicon", False), **kw)
 
 
+def test_an_edit_that_keeps_words_as_written_is_applied_word_by_word():
+    """``pieces``: an edit that keeps some of its words splits into the edits of the words it changes (each
+    with its confidence, offsets into the same text); one that drops or adds a word, or keeps none, stays whole."""
+    from repair.restore import LocalEdit, pieces
+
+    text = "However the Individuals hope."
+    e = LocalEdit(0, 23, text[:23], "But the Americans", 0.7)
+    assert pieces(e) == [LocalEdit(0, 7, "However", "But", 0.7), LocalEdit(12, 23, "Individuals", "Americans", 0.7)]
+    assert all(text[p.start:p.end] == p.before for p in pieces(e))
+    for after in ("But Americans", "But the", "the Americans too"):
+        assert pieces(LocalEdit(0, 23, text[:23], after, 0.7)) == [LocalEdit(0, 23, text[:23], after, 0.7)]
+    # offsets stay into the caller's sentence where the edit starts later
+    late = LocalEdit(30, 45, "got here to the", "came to a", 0.5)
+    assert [(p.start, p.end, p.before, p.after) for p in pieces(late)] == [(30, 38, "got here", "came"),
+                                                                            (42, 45, "the", "a")]
+
+
 def test_candidates_are_ranked_among_those_at_the_same_word():
     from repair.restore.edits import ranked
 

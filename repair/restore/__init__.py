@@ -10,7 +10,7 @@ a candidate and its evidence, a local edit), ``decoder`` (v1: candidates from th
 """
 from repair.restore.decoder import EditDecoder
 from repair.restore.base import Restorer
-from repair.restore.edits import Candidate, LocalEdit, accepted, non_overlapping
+from repair.restore.edits import Candidate, LocalEdit, accepted, non_overlapping, pieces
 from repair.restore.policy import refusal
 from repair.restore.rerank import RERANK_FEATURES, rerank_confidence, rerank_features
 from repair.restore.v0 import LexiconLMRestorer
@@ -38,4 +38,4 @@ def _v0(repairer) -> LexiconLMRestorer:
 
 
 __all__ = ["accepted", "Candidate", "EditDecoder", "LexiconLMRestorer", "LocalEdit", "RERANK_FEATURES", "Restorer",
-           "non_overlapping", "refusal", "rerank_confidence", "rerank_features"]
+           "non_overlapping", "pieces", "refusal", "rerank_confidence", "rerank_features"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from repair.doc import Span
 from repair.restore.base import Restorer
-from repair.restore.edits import LocalEdit, minimal_edit, non_overlapping
+from repair.restore.edits import LocalEdit, minimal_edit, non_overlapping, pieces
 from repair.restore.policy import refusal
 from repair.text.segment import match_case
 
@@ -94,7 +94,7 @@ class CorrectorRestorer(Restorer):
         out: list[list[LocalEdit]] = [[] for _ in sentences]
         for i, (ws, chosen) in zip(todo, self._choices([sentences[i] for i in todo], [spans[i] for i in todo], 1)):
             edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, chosen)) is not None]
-            out[i] = non_overlapping(edits)
+            out[i] = [piece for e in non_overlapping(edits) for piece in pieces(e)]
         return out
 
     def _span_edit(self, sentence: str, span: Span, ws, chosen: dict) -> LocalEdit | None:

@@ -12,7 +12,7 @@ from repair.backends.memory import bounded_groups, release
 from repair.doc import Span, sigmoid
 from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
-from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, ranked, with_leads
+from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, pieces, ranked, with_leads
 from repair.restore.policy import refusal
 from repair.restore.rerank import RERANK_FEATURES, passes_screen, rerank_confidence
 
@@ -251,8 +251,9 @@ class EditDecoder(Restorer):
         None means no detector evidence either way; ``scores``: the detector's sentence scores, by
         default the highest span score; ``documents``: the pooled score of each sentence's document,
         None or by default: no context). Confidences are for the caller to threshold; of overlapping
-        edits the most confident is kept."""
-        return [non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c)) for c in cands])
+        edits the most confident is kept, and split into the words it changes (:func:`pieces`)."""
+        return [[p for e in non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c))
+                                              for c in cands]) for p in pieces(e)]
                 for cands in self.candidates_many(sentences, spans, scores, documents)]
 
     def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 
 from repair.doc import Edit
 
@@ -113,6 +114,21 @@ def minimal_edit(sentence: str, start: int, end: int, after: str) -> tuple[int, 
     if not before or not new:
         return None
     return before[0][0], before[-1][1], " ".join(new)
+
+
+def pieces(e: LocalEdit) -> list[LocalEdit]:
+    """The edit as the edits of the words it changes, where it keeps some of its words as written: "However
+    the Individuals" -> "But the Americans" is "However" -> "But" and "Individuals" -> "Americans", each with
+    the edit's confidence (one decision, shown and counted word by word: an edit is the smallest span record).
+    Split only where every piece replaces words with words; a dropped or added word stays with its neighbours."""
+    src = [(m.start(), m.end()) for m in re.finditer(r"\S+", e.before)]
+    new = e.after.split()
+    ops = [op for op in SequenceMatcher(None, [e.before[a:b] for a, b in src], new, autojunk=False).get_opcodes()
+           if op[0] != "equal"]
+    if len(ops) < 2 or any(op[0] != "replace" for op in ops):
+        return [e]
+    return [LocalEdit(e.start + src[i1][0], e.start + src[i2 - 1][1], e.before[src[i1][0]:src[i2 - 1][1]],
+                      " ".join(new[j1:j2]), e.confidence) for _, i1, i2, j1, j2 in ops]
 
 
 def non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:

@@ -52,6 +52,7 @@ def run(records: list[dict], articles: dict, repairer) -> dict:
     """Per spinner: gold edits, system edits, true positives and the count at every stage."""
     from repair.doc import Span
     from repair.train.evaluate import document_contexts
+    from repair.train.tune_restorer import places
 
     dec = repairer.restorer
     docs = [articles[(r.get("doc"), r["spinner"], r.get("rate"))] for r in records]
@@ -68,7 +69,7 @@ def run(records: list[dict], articles: dict, repairer) -> dict:
     for (i, s), cands in zip(todo, decoded):
         for c in cands:
             conf = dec.confidence(c)
-            candidates[i] += [(g, conf, c.proposed) for g in canonical([(c.start + s.start, c.end + s.start, c.after)], texts[i])]
+            candidates[i] += [(g, conf, c.proposed) for g in places(c, texts[i], s.start)]
     # what fix gives, from fix itself (not rebuilt from the candidates above): the stages are judged
     # against the product's real output, at the cost of decoding twice
     results = repairer.fix_many(texts, document_scores=doc_scores)

@@ -32,7 +32,7 @@ from repair.train.evaluate import apply, document_contexts
 from repair.train.common import records
 
 from repair.backends.resources import model_path
-from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, rerank_features
+from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, pieces, rerank_features
 from repair.restore.rerank import passes_screen
 from repair.restore.edits import Candidate, ranked, with_leads
 
@@ -132,7 +132,7 @@ def coverage(rows, spinners) -> None:
         gold_n[r["spinner"]] += len(gold)
         by = {src: set() for src in sources}
         for c in cands:
-            by[c.proposed] |= canonical([(c.start, c.end, c.after)], r["spun"])
+            by[c.proposed] |= places(c, r["spun"])
         for src in sources:
             found[r["spinner"], src] += len(gold & by[src])
         found[r["spinner"], "all"] += len(gold & set().union(*by.values()))
@@ -151,6 +151,19 @@ FLUENCY_FEATURES = ("fluency", "no_fluency", "fluency_lead", "no_fluency_rival",
 ALONE_WEIGHTS = (30.0, 60.0, 100.0, 150.0, 200.0, 300.0, 1000.0)
 
 
+def places(c: Candidate, text: str, at: int = 0) -> set:
+    """The canonical edits the candidate makes as it is applied (split into the words it changes, ``pieces``);
+    ``at``: where its sentence begins in ``text``."""
+    made = pieces(LocalEdit(c.start + at, c.end + at, c.before, c.after, 1.0))
+    return canonical([(p.start, p.end, p.after) for p in made], text)
+
+
+def is_gold(c: Candidate, text: str, gold: set) -> bool:
+    """Is the candidate, as it would be applied, exactly gold edits?"""
+    made = places(c, text)
+    return bool(made) and made <= gold
+
+
 def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RERANK_FEATURES, hidden: int = 0) -> dict:
     """Logistic regression: is this candidate exactly a gold edit? Candidates in clean sentences weigh
     ``clean_weight`` times the others (an edit to good text costs an editor more than a missed one).
@@ -163,7 +176,7 @@ def fit_reranker(rows, clean_weight: float = 1.0, l2: float = 1e-3, features=RER
         gold = canonical([(g["start"], g["end"], g["original"]) for g in r["edits"]], r["spun"])
         for c in cands:
             xs.append(rerank_features(c, features))
-            ys.append(float(bool(canonical([(c.start, c.end, c.after)], r["spun"]) & gold)))
+            ys.append(float(is_gold(c, r["spun"], gold)))
             weight.append(clean_weight if r["spinner"] == "none" else 1.0)
     x, y = torch.tensor(xs, dtype=torch.float64), torch.tensor(ys, dtype=torch.float64)
     wt = torch.tensor(weight, dtype=torch.float64)
@@ -239,8 +252,9 @@ def measure(dec, rows, kw, confs, thresholds, spinners, joint_share=None):
     of one confidence scorer (``kw`` for ``EditDecoder.confidence``) at every gate setting; with
     ``joint_share``, edits touching an applied one are applied from that share of the minimum
     (``repair.restore.accepted``)."""
-    scored_rows = [(r, score, non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
-                                                         dec.confidence(c, **kw)) for c in cands]))
+    scored_rows = [(r, score, [p for e in non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
+                                                                     dec.confidence(c, **kw)) for c in cands])
+                               for p in pieces(e)])
                    for r, score, cands in rows]
     for conf, thr in itertools.product(confs, thresholds):
         counts, outs, origs = defaultdict(Counts), [], []
