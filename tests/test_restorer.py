@@ -745,14 +745,9 @@ def test_tune_modes_narrow_a_decode_to_what_it_would_have_given():
     (_, _, with_corrector), = tune.at(rows, "first+corrector")
     assert [(c.after, c.channel, c.keep) for c in plain] == [("bar", None, None)]
     assert [(c.after, c.channel, c.rank) for c in with_corrector] == [("bar", 0.7, 1), ("bat", 0.2, 0)]
-    # the paths rewriting a whole detector span stay only in a mode with "+span"; they and the corrector's
-    # proposals are made at every pointed word in either pointing mode, so "first" keeps those inside a span
+    # the corrector proposes at every pointed word in either pointing mode, so "first" keeps its proposals inside a span
     inner = _cand(4, 7, "baz", "quux", 0.5, forced=True, span_start=False, proposed="corrector", channel=0.3, keep=0.1)
-    rows = [({"spinner": "moby"}, 0.9, [*cands, inner, _cand(4, 11, "baz quo", "bar qux", 0.5, forced=True,
-                                                              span_start=False, proposed="span")])]
-    assert "quux" in [c.after for c in tune.at(rows, "first+corrector")[0][2]]
-    assert "bar qux" not in [c.after for c in tune.at(rows, "first+corrector")[0][2]]
-    assert "bar qux" in [c.after for c in tune.at(rows, "first+corrector+span")[0][2]]
+    assert "quux" in [c.after for c in tune.at([({"spinner": "moby"}, 0.9, [*cands, inner])], "first+corrector")[0][2]]
 
 
 def test_corrector_proposals_and_evidence(decoder):
@@ -774,35 +769,6 @@ def test_corrector_proposals_and_evidence(decoder):
     assert proposed and all(c.forced and c.start >= start and c.end <= span[0].end for c in proposed)
     # candidates elsewhere in the sentence (where the detector does not point) get no channel
     assert all(c.channel is None for c in cands if c.end <= start or c.start >= span[0].end)
-
-
-def test_span_paths_rewrite_a_detector_span_whole(decoder):
-    """With ``span_paths``, a detector span of several words is also rewritten whole by the corrector head's
-    choices (``proposed == "span"``): its first choice at every word and each variant with one word at its
-    second, scored by the restorer as one path. On the real spun seed's sentence the head's first choices drop
-    "the" ("But Americans"); the variant that keeps it gives the author's "But the Americans", and the
-    restorer prefers it to the first choices."""
-    text = "However the Individuals hope to encourage the nations to resist pressure from Russia."
-    cands, without = _with_and_without(decoder, text, "However the Individuals", "span_paths", True)
-    assert not any(c.proposed == "span" for c in without)
-    spans = [c for c in cands if c.proposed == "span"]
-    assert spans and all(c.forced and c.start == 0 and c.end <= len("However the Individuals") for c in spans)
-    by = {c.after: c for c in spans}
-    assert "But the Americans" in by
-    rival = next(c for c in cands if c.after == "But Americans")
-    assert by["But the Americans"].llr > rival.llr
-    # a span of one word gets none (the corrector's own paths cover it)
-    single, _ = _with_and_without(decoder, text, "Individuals", "span_paths", True)
-    assert not any(c.proposed == "span" for c in single)
-    # span paths the other way than the weights were tuned with are another system, and the signature says so
-    saved = decoder.span_paths
-    try:
-        decoder.span_paths = not decoder._tuned_span_paths
-        assert "-spanpaths" in decoder.name
-        decoder.span_paths = decoder._tuned_span_paths
-        assert "-spanpaths" not in decoder.name
-    finally:
-        decoder.span_paths = saved
 
 
 def test_a_tune_at_another_pointing_threshold_cannot_be_written(monkeypatch, capsys):

@@ -121,7 +121,7 @@ class EditDecoder(Restorer):
     NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
                      "pointed_branches": 0, "pointed_at": "first", "detector_weighted": False, "reranker": None,
-                     "lexicon_branches": 0, "corrector_branches": 0, "span_paths": False, "fluency_window": None,
+                     "lexicon_branches": 0, "corrector_branches": 0, "fluency_window": None,
                      "fluency_screen": None}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
@@ -130,8 +130,8 @@ class EditDecoder(Restorer):
                  max_batch_tokens: int = 1024, max_branch_tokens: int = 4800,
                  pointed_branches: int | None = None, pointed_at: str | None = None,
                  detector_weighted: bool | None = None, lexicon_branches: int | None = None,
-                 corrector_branches: int | None = None, corrector=None, span_paths: bool | None = None,
-                 precision: str | None = None, fluency=None):
+                 corrector_branches: int | None = None, corrector=None, precision: str | None = None,
+                 fluency=None):
         import torch
 
         from repair.backends.hf import float_dtype
@@ -174,10 +174,6 @@ class EditDecoder(Restorer):
         # CorrectorRestorer to share (by default the shipped one, loaded on first use)
         self.corrector_branches = point["corrector_branches"] if corrector_branches is None else corrector_branches
         self._corrector = corrector
-        # at each detector span of several words, also score the whole span rewritten by the corrector's first
-        # choices and each variant with one word at its second choice (kept as written, among others): a run of
-        # spun words decided as one (see _span_paths; needs the corrector)
-        self.span_paths = point["span_paths"] if span_paths is None else span_paths
         # give every candidate the base language model's judgement of it (Candidate.fluency) over the replaced
         # words and this many tokens after them (None: not scored); ``fluency``: a FluencyScorer to share
         self.fluency_window = point["fluency_window"]
@@ -193,7 +189,6 @@ class EditDecoder(Restorer):
                 unknown = sorted(set(rr["features"]) - set(RERANK_FEATURES))
                 raise ValueError(f"{adapter_dir}: the reranker reads features this version does not know: {unknown}")
         self._tuned_branches, self._tuned_fluency = point["pointed_branches"], point["fluency_window"]
-        self._tuned_span_paths = point["span_paths"]
 
     @property
     def corrector(self):
@@ -232,13 +227,11 @@ class EditDecoder(Restorer):
 
     @property
     def name(self) -> str:
-        """For signatures: decoding with other pointed branches than the tuned ones, another fluency window, span
-        paths on or off where the tuning had them the other way, or in bfloat16, is another system."""
+        """For signatures: decoding with other pointed branches than the tuned ones, another fluency window, or
+        in bfloat16, is another system."""
         name = self.NAME if self.pointed_branches == self._tuned_branches else f"{self.NAME}-branches{self.pointed_branches}"
         if self.fluency_window != self._tuned_fluency:  # the reranker reads the base model's judgement, or does not
             name += "-fluency" + ("off" if self.fluency_window is None else str(self.fluency_window))
-        if self.span_paths != self._tuned_span_paths:
-            name += "-spanpaths" + ("on" if self.span_paths else "off")
         return name + ("-bf16" if self.dtype == self.torch.bfloat16 else "")
 
     def restore(self, sentence: str, spans: list[Span] | None = None) -> list[LocalEdit]:
@@ -417,8 +410,6 @@ class EditDecoder(Restorer):
             first = token_at.get(ws[k].start)
             if first is not None:
                 proposals += self._corrector_paths(row, k, first, sentence, draft, p0, copy_lp, tags)
-        if self.span_paths and tags:
-            proposals += self._span_paths(row, sentence, draft, p0, copy_lp, spans, tags, token_at)
         # words the detector points at but the model would copy: open branches with the model's best
         # other first tokens; each edit must still beat the copy path on confidence, and the most
         # confident of a word's edits is kept
@@ -510,43 +501,6 @@ class EditDecoder(Restorer):
         rewritten = [match_case(ws[j].text, top(j)) for j in range(k, k + run) if top(j) != DELETE]
         if run > n and len(rewritten) > 1:
             out += self._paths(row, k, run, first, sentence, draft, p0, copy_lp, [" ".join(rewritten)], "corrector")
-        return out
-
-    def _span_paths(self, row: int, sentence: str, draft, p0: int, copy_lp: list[float], spans, tags: dict,
-                    token_at: dict) -> list["_Path"]:
-        """At each run of two or more words that one detector span covers (words apart by white space only),
-        the paths that rewrite the whole run with the corrector head's first choice at every word, and each
-        variant with one word at its second choice instead ("However the Individuals": "But the Americans"
-        beside "But Americans"). Each choice writes the word as it is (KEEP), drops it (DELETE) or writes the
-        head's word. The restorer scores each as one path, so that a run is judged whole, not word by word."""
-        from repair.backends.corrector import DELETE, KEEP
-
-        ws = draft[2]
-        out = []
-        for sp in spans:
-            inside = [k for k, w in enumerate(ws) if sp.start < w.end and w.start < sp.end]
-            runs, run = [], []
-            for k in inside:
-                if run and (k != run[-1] + 1 or sentence[ws[run[-1]].end:ws[k].start].strip()):
-                    runs.append(run)
-                    run = []
-                run.append(k)
-            runs.append(run)
-            for run in runs:
-                run = run[:self.max_words]
-                first = token_at.get(ws[run[0]].start) if run else None
-                if len(run) < 2 or first is None or any(k not in tags for k in run):
-                    continue
-                choices = [[tag for tag, _ in tags[k][0][:2]] for k in run]
-                write = lambda k, tag: "" if tag == DELETE else ws[k].text if tag == KEEP else match_case(ws[k].text, tag)
-                picks = [[c[0] for c in choices]]
-                picks += [[c[1] if i == j else c[0] for i, c in enumerate(choices)] for j in range(len(run))
-                          if len(choices[j]) > 1]
-                written = list(dict.fromkeys(" ".join(w for w in (write(k, t) for k, t in zip(run, pick)) if w)
-                                             for pick in picks))
-                as_is = " ".join(ws[k].text for k in run)
-                written = [w for w in written if w and w != as_is]
-                out += self._paths(row, run[0], len(run), first, sentence, draft, p0, copy_lp, written, "span")
         return out
 
     def _paths(self, row: int, k: int, n: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],

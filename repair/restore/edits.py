@@ -38,8 +38,7 @@ class Candidate:
     likelier spun); None when the sentence has no context (a text of one sentence). ``proposed``: who
     proposed the replacement, ``"model"`` (a branch the restorer generated) or ``"lexicon"`` (an original
     the lexicon lists for the pointed words, scored by the restorer word for word) or ``"corrector"`` (one
-    of the corrector head's originals for a pointed word) or ``"span"`` (a multi-word detector span rewritten
-    whole by the head's choices). ``channel``: the corrector head's probability
+    of the corrector head's originals for a pointed word). ``channel``: the corrector head's probability
     of the replacement's first word at the edit's first word (0.0 when it is not among the head's top
     choices; None when the head did not look: no corrector, or a word the detector does not point at);
     ``keep``: the head's probability that that word is the author's own. ``fluency``: how much likelier the base

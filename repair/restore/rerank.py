@@ -16,7 +16,7 @@ RERANK_FEATURES = ("bias", "llr", "llr_unpointed", "share", "pointed", "unpointe
                    "words_after", "capitalised", "sentence", "sentence_unpointed", "document", "no_document",
                    "from_lexicon", "from_corrector", "channel", "channel_log", "channel_keep", "no_channel",
                    "fluency", "no_fluency", "llr_lead", "no_rival", "fluency_lead", "no_fluency_rival",
-                   "neighbour_llr", "no_neighbour", "neighbour_fluency", "from_span")
+                   "neighbour_llr", "no_neighbour", "neighbour_fluency")
 
 
 def clip(x: float | None, bound: float = 20.0) -> float:
@@ -38,7 +38,7 @@ def rerank_features(c: Candidate, names=RERANK_FEATURES) -> list[float]:
         math.log(max(c.channel or 0.0, 1e-4)) if c.channel is not None else 0.0, c.keep or 0.0,
         float(c.channel is None), clip(c.fluency), float(c.fluency is None), clip(c.llr_lead), float(c.llr_lead is None),
         clip(c.fluency_lead), float(c.fluency is not None and c.fluency_lead is None), clip(c.neighbour_llr),
-        float(c.neighbour_llr is None), clip(c.neighbour_fluency), float(c.proposed == "span"))))
+        float(c.neighbour_llr is None), clip(c.neighbour_fluency))))
     return [values[n] for n in names]
 
 

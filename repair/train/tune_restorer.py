@@ -100,13 +100,12 @@ def screened(rows, screen: dict | None):
 
 def at(rows, mode: str):
     """The rows as a narrower decode would have given them: branches at the first span word only (mode
-    "first", from an "all" decode), without the lexicon's proposals (unless the mode has "+lexicon"),
-    without the corrector's proposals and evidence (unless it has "+corrector") and without the paths that
-    rewrite a whole detector span (unless it has "+span")."""
+    "first", from an "all" decode), without the lexicon's proposals (unless the mode has "+lexicon") and
+    without the corrector's proposals and evidence (unless it has "+corrector")."""
     pointed_at, *extra = mode.split("+")
-    # the corrector (and the span paths) propose at every word the detector points at, whatever the pointing
-    # mode: only the restorer's own branches and the lexicon's proposals are narrowed to a span's first word
-    inner = lambda c: c.proposed in ("corrector", "span") or not c.forced or c.span_start
+    # the corrector proposes at every word the detector points at, whatever the pointing mode: only the
+    # restorer's own branches and the lexicon's proposals are narrowed to a span's first word
+    inner = lambda c: c.proposed == "corrector" or not c.forced or c.span_start
     keep = lambda c: (pointed_at == "all" or inner(c)) and (c.proposed == "model" or c.proposed in extra)
     bare = (lambda c: c) if "corrector" in extra else (lambda c: replace(c, channel=None, keep=None))
     return [(r, s, with_leads(ranked([bare(c) for c in cands if keep(c)]))) for r, s, cands in rows]
@@ -299,8 +298,6 @@ def main():
                     "(those whose first token the restorer finds likeliest; measured with and without them)")
     ap.add_argument("--corrector", type=int, default=0, help="score N of the corrector head's originals at each pointed "
                     "word too, and give the reranker the head's evidence (measured with and without them)")
-    ap.add_argument("--span-paths", action="store_true", help="with --corrector: also score each multi-word detector "
-                    "span rewritten whole by the corrector's choices (measured with and without them)")
     ap.add_argument("--span-threshold", type=float, default=None,
                     help="word p(substituted) at which the detector points (its default: 0.5); measured, not shipped")
     ap.add_argument("--seed", type=int, default=7)
@@ -335,7 +332,6 @@ def main():
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
     dec.lexicon_branches, dec.corrector_branches = args.lexicon, args.corrector
-    dec.span_paths = args.span_paths and bool(args.corrector)
     dec.fluency_window, dec.fluency_screen = None, None  # scored after the decode (every candidate), with --fluency
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
            args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
@@ -343,7 +339,6 @@ def main():
     key += ("corrector", args.corrector) if args.corrector else ()
     key += ("bf16",) if dec.dtype == dec.torch.bfloat16 else ()  # float32 decodes keep their old key
     key += ("span", args.span_threshold) if args.span_threshold is not None else ()
-    key += ("span paths",) if dec.span_paths else ()
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = map(upgraded, pickle.loads(args.candidates.read_bytes())[1])
     else:
@@ -369,7 +364,6 @@ def main():
     modes = ["first", "all"] if args.pointed_at == "all" else ["first"]
     modes += [m + "+lexicon" for m in modes] if args.lexicon else []
     modes += [m + "+corrector" for m in modes] if args.corrector else []
-    modes += [m + "+span" for m in modes if "+corrector" in m] if dec.span_paths else []
     rules = [(off, bonus, weighted) for off, bonus, weighted in
              itertools.product([-4.0, -2.0, -1.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [False, True])
              if not args.skip_rules]
@@ -379,8 +373,7 @@ def main():
     if args.compare_without:
         variants[" without " + ",".join(args.compare_without)] = [f for f in features if f not in args.compare_without]
     # a mode without the corrector has no channel evidence: its rerankers do not read it
-    mode_features = lambda mode, feats: [f for f in feats if ("corrector" in mode or f not in CHANNEL_FEATURES)
-                                         and ("span" in mode or f != "from_span")]
+    mode_features = lambda mode, feats: [f for f in feats if "corrector" in mode or f not in CHANNEL_FEATURES]
     # the screen of each mode: the candidates the base model scores (as EditDecoder.with_fluency screens them)
     screens = {mode: fit_reranker(at(fit_rows, mode), args.clean_weights[0], hidden=args.hidden[0], features=[
         f for f in mode_features(mode, features) if f not in (*FLUENCY_FEATURES, "document", "no_document")])
@@ -463,8 +456,7 @@ def main():
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
                  "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
                  "lexicon_branches": args.lexicon if "+lexicon" in mode else 0,
-                 "corrector_branches": args.corrector if "+corrector" in mode else 0,
-                 "span_paths": "+span" in mode, "joint_share": joint_share,
+                 "corrector_branches": args.corrector if "+corrector" in mode else 0, "joint_share": joint_share,
                  "fluency_window": None, "fluency_screen": None}
         if name[0] == "reranker":
             reads = set(rerankers[mode, name[1]]["features"]) | set((alone or {}).get("features", []))
