@@ -13,7 +13,7 @@ from pathlib import Path
 
 from repair.doc import Span
 from repair.restore.base import Restorer
-from repair.restore.edits import LocalEdit, minimal_edit, non_overlapping, pieces
+from repair.restore.edits import LocalEdit, chosen, minimal_edit
 from repair.restore.policy import refusal
 from repair.text.segment import match_case
 
@@ -92,9 +92,9 @@ class CorrectorRestorer(Restorer):
     def restore_many(self, sentences, spans, scores=None, documents=None) -> list[list[LocalEdit]]:
         todo = [i for i, sp in enumerate(spans) if sp]
         out: list[list[LocalEdit]] = [[] for _ in sentences]
-        for i, (ws, chosen) in zip(todo, self._choices([sentences[i] for i in todo], [spans[i] for i in todo], 1)):
-            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, chosen)) is not None]
-            out[i] = [piece for e in non_overlapping(edits) for piece in pieces(e)]
+        for i, (ws, tags) in zip(todo, self._choices([sentences[i] for i in todo], [spans[i] for i in todo], 1)):
+            edits = [e for p in spans[i] if (e := self._span_edit(sentences[i], p, ws, tags)) is not None]
+            out[i] = chosen(edits)
         return out
 
     def _span_edit(self, sentence: str, span: Span, ws, chosen: dict) -> LocalEdit | None:

@@ -12,7 +12,7 @@ from repair.backends.memory import bounded_groups, release
 from repair.doc import Span, sigmoid
 from repair.text.segment import match_case, words
 from repair.restore.base import Restorer
-from repair.restore.edits import Candidate, LocalEdit, minimal_edit, non_overlapping, pieces, ranked, with_leads
+from repair.restore.edits import Candidate, LocalEdit, chosen, minimal_edit, ranked, with_leads
 from repair.restore.policy import refusal
 from repair.restore.rerank import RERANK_FEATURES, passes_screen, rerank_confidence
 
@@ -220,9 +220,9 @@ class EditDecoder(Restorer):
         if self.fluency is None:
             return cands
         screen = self.fluency_screen
-        chosen = [[c for c in cs if screen is None or passes_screen(screen, c)] for cs in cands]
-        gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in chosen])
-        scored = [{id(c): g for c, g in zip(cs, gs)} for cs, gs in zip(chosen, gains)]
+        passing = [[c for c in cs if screen is None or passes_screen(screen, c)] for cs in cands]
+        gains = self.fluency.gains(sentences, [[(c.start, c.end, c.after) for c in cs] for cs in passing])
+        scored = [{id(c): g for c, g in zip(cs, gs)} for cs, gs in zip(passing, gains)]
         return [with_leads([replace(c, fluency=by.get(id(c))) for c in cs]) for cs, by in zip(cands, scored)]
 
     @property
@@ -245,8 +245,7 @@ class EditDecoder(Restorer):
         default the highest span score; ``documents``: the pooled score of each sentence's document,
         None or by default: no context). Confidences are for the caller to threshold; of overlapping
         edits the most confident is kept, and split into the words it changes (:func:`pieces`)."""
-        return [[p for e in non_overlapping([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c))
-                                              for c in cands]) for p in pieces(e)]
+        return [chosen([LocalEdit(c.start, c.end, c.before, c.after, self.confidence(c)) for c in cands])
                 for cands in self.candidates_many(sentences, spans, scores, documents)]
 
     def confidence(self, c: Candidate, *, offset_out: float | None = None, offset_lexicon: float | None = None,

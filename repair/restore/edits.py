@@ -119,7 +119,7 @@ def pieces(e: LocalEdit) -> list[LocalEdit]:
     """The edit as the edits of the words it changes, where it keeps some of its words as written: "However
     the Individuals" -> "But the Americans" is "However" -> "But" and "Individuals" -> "Americans", each with
     the edit's confidence (one decision, shown and counted word by word: an edit is the smallest span record).
-    Split only where every piece replaces words with words; a dropped or added word stays with its neighbours."""
+    Split only where every piece replaces words with words: an edit that drops or adds a word stays whole."""
     src = [(m.start(), m.end()) for m in re.finditer(r"\S+", e.before)]
     new = e.after.split()
     ops = [op for op in SequenceMatcher(None, [e.before[a:b] for a, b in src], new, autojunk=False).get_opcodes()
@@ -128,6 +128,12 @@ def pieces(e: LocalEdit) -> list[LocalEdit]:
         return [e]
     return [LocalEdit(e.start + src[i1][0], e.start + src[i2 - 1][1], e.before[src[i1][0]:src[i2 - 1][1]],
                       " ".join(new[j1:j2]), e.confidence) for _, i1, i2, j1, j2 in ops]
+
+
+def chosen(edits: list[LocalEdit]) -> list[LocalEdit]:
+    """The edits a restorer gives of one sentence's candidates: the most confident of overlapping ones
+    (:func:`non_overlapping`), each as the edits of the words it changes (:func:`pieces`)."""
+    return [p for e in non_overlapping(edits) for p in pieces(e)]
 
 
 def non_overlapping(edits: list[LocalEdit]) -> list[LocalEdit]:

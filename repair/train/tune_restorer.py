@@ -32,9 +32,9 @@ from repair.train.evaluate import apply, document_contexts
 from repair.train.common import records
 
 from repair.backends.resources import model_path
-from repair.restore import RERANK_FEATURES, LocalEdit, accepted, non_overlapping, pieces, rerank_features
+from repair.restore import RERANK_FEATURES, LocalEdit, accepted, pieces, rerank_features
 from repair.restore.rerank import passes_screen
-from repair.restore.edits import Candidate, ranked, with_leads
+from repair.restore.edits import Candidate, chosen, ranked, with_leads
 
 
 def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
@@ -251,9 +251,8 @@ def measure(dec, rows, kw, confs, thresholds, spinners, joint_share=None):
     of one confidence scorer (``kw`` for ``EditDecoder.confidence``) at every gate setting; with
     ``joint_share``, edits touching an applied one are applied from that share of the minimum
     (``repair.restore.accepted``)."""
-    scored_rows = [(r, score, [p for e in non_overlapping([LocalEdit(c.start, c.end, c.before, c.after,
-                                                                     dec.confidence(c, **kw)) for c in cands])
-                               for p in pieces(e)])
+    scored_rows = [(r, score, chosen([LocalEdit(c.start, c.end, c.before, c.after, dec.confidence(c, **kw))
+                                      for c in cands]))
                    for r, score, cands in rows]
     for conf, thr in itertools.product(confs, thresholds):
         counts, outs, origs = defaultdict(Counts), [], []
