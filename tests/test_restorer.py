@@ -748,6 +748,11 @@ def test_tune_modes_narrow_a_decode_to_what_it_would_have_given():
     # the corrector proposes at every pointed word in either pointing mode, so "first" keeps its proposals inside a span
     inner = _cand(4, 7, "baz", "quux", 0.5, forced=True, span_start=False, proposed="corrector", channel=0.3, keep=0.1)
     assert "quux" in [c.after for c in tune.at([({"spinner": "moby"}, 0.9, [*cands, inner])], "first+corrector")[0][2]]
+    # with a floor, the corrector's proposals it gives less are gone (as EditDecoder.corrector_floor never scores
+    # them); the restorer's own candidates stay whatever the head thinks of them
+    low = _cand(4, 7, "baz", "quuz", 0.5, forced=True, proposed="corrector", channel=0.005, keep=0.1)
+    kept = [c.after for c in tune.at([({"spinner": "moby"}, 0.9, [*cands, inner, low])], "first+corrector", 0.25)[0][2]]
+    assert kept == ["bar", "quux"]
 
 
 def test_corrector_proposals_and_evidence(decoder):
@@ -769,6 +774,26 @@ def test_corrector_proposals_and_evidence(decoder):
     assert proposed and all(c.forced and c.start >= start and c.end <= span[0].end for c in proposed)
     # candidates elsewhere in the sentence (where the detector does not point) get no channel
     assert all(c.channel is None for c in cands if c.end <= start or c.start >= span[0].end)
+
+
+def test_the_corrector_floor_leaves_out_the_heads_unlikely_originals(decoder):
+    """``corrector_floor``: of the head's originals, only those it gives at least the floor are proposed and
+    scored (the rest are almost never the author's word, and each costs a path); nothing else changes."""
+    text = "Secretary of State Antony J. Blinken got here to Central Asia on Monday."
+    saved = decoder.corrector_floor
+    try:
+        decoder.corrector_floor = 0.0
+        every, _ = _with_and_without(decoder, text, "got here", "corrector_branches", 3)
+        floor = sorted(c.channel for c in every if c.proposed == "corrector")[-1]  # the head's surest proposal
+        decoder.corrector_floor = floor
+        few, _ = _with_and_without(decoder, text, "got here", "corrector_branches", 3)
+    finally:
+        decoder.corrector_floor = saved
+    proposed = lambda cs: sorted((c.start, c.end, c.after) for c in cs if c.proposed == "corrector")
+    assert len(proposed(every)) > 1 and proposed(few) == proposed([c for c in every if c.proposed == "corrector"
+                                                                    and c.channel >= floor])
+    made = lambda cs: [(c.start, c.end, c.after, round(c.llr, 3)) for c in cs if c.proposed == "model"]
+    assert made(few) == made(every)  # the restorer's own branches are untouched
 
 
 def test_a_tune_at_another_pointing_threshold_cannot_be_written(monkeypatch, capsys):

@@ -121,7 +121,7 @@ class EditDecoder(Restorer):
     NAME = "smollm2-restorer-v1"
     DEFAULT_POINT = {"margin": 0.3, "offset_out": -2.0, "offset_lexicon": 2.0,  # for an adapter not yet tuned
                      "pointed_branches": 0, "pointed_at": "first", "detector_weighted": False, "reranker": None,
-                     "lexicon_branches": 0, "corrector_branches": 0, "fluency_window": None,
+                     "lexicon_branches": 0, "corrector_branches": 0, "corrector_floor": 0.0, "fluency_window": None,
                      "fluency_screen": None}
 
     def __init__(self, adapter_dir: Path | None = None, *, device: str = "cpu", margin: float | None = None,
@@ -173,6 +173,9 @@ class EditDecoder(Restorer):
         # give every candidate the head's evidence (Candidate.channel, .keep); ``corrector``: a loaded
         # CorrectorRestorer to share (by default the shipped one, loaded on first use)
         self.corrector_branches = point["corrector_branches"] if corrector_branches is None else corrector_branches
+        # ... those of them the head gives at least this probability: below it they are almost never the author's
+        # word, and each costs a scored path (tune_restorer.py --corrector-floor)
+        self.corrector_floor = point["corrector_floor"]
         self._corrector = corrector
         # give every candidate the base language model's judgement of it (Candidate.fluency) over the replaced
         # words and this many tokens after them (None: not scored); ``fluency``: a FluencyScorer to share
@@ -476,7 +479,7 @@ class EditDecoder(Restorer):
     def _corrector_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
                          tags: dict) -> list["_Path"]:
         """The paths that replace word ``k`` with each of the corrector head's first ``corrector_branches``
-        originals of it; where the head would delete the words after it ("got here" -> came, delete),
+        originals of it that it gives at least ``corrector_floor``; where the head would delete the words after it ("got here" -> came, delete),
         the replacement covers them too. Where the head would rewrite the words after it as well, one
         more path replaces the whole run with its first choices ("information convention" -> "news
         conference"), so that adjacent words are decided together."""
@@ -489,11 +492,12 @@ class EditDecoder(Restorer):
         n = 1
         while joined(k + n) and top(k + n) == DELETE:
             n += 1
-        originals = [match_case(ws[k].text, tag) for tag, _ in tags[k][0] if tag not in (KEEP, DELETE)]
+        originals = [match_case(ws[k].text, tag) for tag, p in tags[k][0]
+                     if tag not in (KEEP, DELETE) and p >= self.corrector_floor]
         originals = [o for o in originals[:self.corrector_branches] if o.lower() != ws[k].text.lower()]
         out = self._paths(row, k, n, first, sentence, draft, p0, copy_lp, originals, "corrector")
-        if top(k) in (KEEP, DELETE) or (k > 0 and top(k - 1) != KEEP):
-            return out  # a run is proposed once, from its first rewritten word
+        if top(k) in (KEEP, DELETE) or (k > 0 and top(k - 1) != KEEP) or tags[k][0][0][1] < self.corrector_floor:
+            return out  # a run is proposed once, from its first rewritten word (and where the head is sure enough of it)
         run = 1
         while joined(k + run) and top(k + run) != KEEP:
             run += 1

@@ -98,15 +98,17 @@ def screened(rows, screen: dict | None):
             for r, s, cands in rows]
 
 
-def at(rows, mode: str):
+def at(rows, mode: str, corrector_floor: float = 0.0):
     """The rows as a narrower decode would have given them: branches at the first span word only (mode
-    "first", from an "all" decode), without the lexicon's proposals (unless the mode has "+lexicon") and
-    without the corrector's proposals and evidence (unless it has "+corrector")."""
+    "first", from an "all" decode), without the lexicon's proposals (unless the mode has "+lexicon"),
+    without the corrector's proposals and evidence (unless it has "+corrector"), and without the corrector's
+    proposals it gives less than ``corrector_floor`` (``EditDecoder.corrector_floor``)."""
     pointed_at, *extra = mode.split("+")
     # the corrector proposes at every word the detector points at, whatever the pointing mode: only the
     # restorer's own branches and the lexicon's proposals are narrowed to a span's first word
     inner = lambda c: c.proposed == "corrector" or not c.forced or c.span_start
-    keep = lambda c: (pointed_at == "all" or inner(c)) and (c.proposed == "model" or c.proposed in extra)
+    keep = lambda c: ((pointed_at == "all" or inner(c)) and (c.proposed == "model" or c.proposed in extra)
+                      and (c.proposed != "corrector" or (c.channel or 0.0) >= corrector_floor))
     bare = (lambda c: c) if "corrector" in extra else (lambda c: replace(c, channel=None, keep=None))
     return [(r, s, with_leads(ranked([bare(c) for c in cands if keep(c)]))) for r, s, cands in rows]
 
@@ -297,6 +299,8 @@ def main():
                     "(those whose first token the restorer finds likeliest; measured with and without them)")
     ap.add_argument("--corrector", type=int, default=0, help="score N of the corrector head's originals at each pointed "
                     "word too, and give the reranker the head's evidence (measured with and without them)")
+    ap.add_argument("--corrector-floor", type=float, default=0.0, help="the corrector's proposals it gives less than "
+                    "this probability are not scored (measured on the same decode, and written)")
     ap.add_argument("--span-threshold", type=float, default=None,
                     help="word p(substituted) at which the detector points (its default: 0.5); measured, not shipped")
     ap.add_argument("--seed", type=int, default=7)
@@ -331,6 +335,7 @@ def main():
     dec = rep.restorer
     dec.margin, dec.pointed_branches, dec.pointed_at, dec.offset_in = args.margin, args.pointed, args.pointed_at, 0.0
     dec.lexicon_branches, dec.corrector_branches = args.lexicon, args.corrector
+    dec.corrector_floor = 0.0  # every proposal decoded: --corrector-floor is applied to the candidates, as measured
     dec.fluency_window, dec.fluency_screen = None, None  # scored after the decode (every candidate), with --fluency
     key = (args.data.resolve().as_posix(), args.per_spinner, args.clean, args.fit_per_spinner, args.fit_clean,
            args.seed, args.margin, args.pointed, args.pointed_at, repr(dec.config.get("trained")))
@@ -374,10 +379,11 @@ def main():
     # a mode without the corrector has no channel evidence: its rerankers do not read it
     mode_features = lambda mode, feats: [f for f in feats if "corrector" in mode or f not in CHANNEL_FEATURES]
     # the screen of each mode: the candidates the base model scores (as EditDecoder.with_fluency screens them)
-    screens = {mode: fit_reranker(at(fit_rows, mode), args.clean_weights[0], hidden=args.hidden[0], features=[
+    floor = args.corrector_floor
+    screens = {mode: fit_reranker(at(fit_rows, mode, floor), args.clean_weights[0], hidden=args.hidden[0], features=[
         f for f in mode_features(mode, features) if f not in (*FLUENCY_FEATURES, "document", "no_document")])
         | {"floor": args.fluency_floor} for mode in modes} if args.fluency is not None and args.fluency_floor else {}
-    view = lambda rows, mode: screened(at(rows, mode), screens.get(mode))
+    view = lambda rows, mode: screened(at(rows, mode, floor), screens.get(mode))
     rerankers = {(mode, f"{w:g}{v}" + (f", {h} hidden units" if h else "")):
                  fit_reranker(view(fit_rows, mode), w, features=mode_features(mode, feats), hidden=h)
                  for mode in modes for w in args.clean_weights for v, feats in variants.items() for h in args.hidden
@@ -455,7 +461,8 @@ def main():
         point = {"min_confidence": conf, "margin": args.margin, "restore_threshold": thr,
                  "pointed_branches": args.pointed, "pointed_at": mode.partition("+")[0],
                  "lexicon_branches": args.lexicon if "+lexicon" in mode else 0,
-                 "corrector_branches": args.corrector if "+corrector" in mode else 0, "joint_share": joint_share,
+                 "corrector_branches": args.corrector if "+corrector" in mode else 0,
+                 "corrector_floor": floor if "+corrector" in mode else 0.0, "joint_share": joint_share,
                  "fluency_window": None, "fluency_screen": None}
         if name[0] == "reranker":
             reads = set(rerankers[mode, name[1]]["features"]) | set((alone or {}).get("features", []))
