@@ -479,10 +479,11 @@ class EditDecoder(Restorer):
     def _corrector_paths(self, row: int, k: int, first: int, sentence: str, draft, p0: int, copy_lp: list[float],
                          tags: dict) -> list["_Path"]:
         """The paths that replace word ``k`` with each of the corrector head's first ``corrector_branches``
-        originals of it that it gives at least ``corrector_floor``; where the head would delete the words after it ("got here" -> came, delete),
-        the replacement covers them too. Where the head would rewrite the words after it as well, one
-        more path replaces the whole run with its first choices ("information convention" -> "news
-        conference"), so that adjacent words are decided together."""
+        originals of it that it gives at least ``corrector_floor``; where the head would delete the words
+        after it ("got here" -> came, delete), the replacement covers them too. Where the head would
+        rewrite the words after it as well, one more path replaces the whole run with its first choices
+        ("information convention" -> "news conference"), so that adjacent words are decided together
+        (where its first choice at ``k`` reaches the floor too)."""
         from repair.backends.corrector import DELETE, KEEP
 
         ws = draft[2]
@@ -497,7 +498,7 @@ class EditDecoder(Restorer):
         originals = [o for o in originals[:self.corrector_branches] if o.lower() != ws[k].text.lower()]
         out = self._paths(row, k, n, first, sentence, draft, p0, copy_lp, originals, "corrector")
         if top(k) in (KEEP, DELETE) or (k > 0 and top(k - 1) != KEEP) or tags[k][0][0][1] < self.corrector_floor:
-            return out  # a run is proposed once, from its first rewritten word (and where the head is sure enough of it)
+            return out  # a run is proposed once, from its first rewritten word
         run = 1
         while joined(k + run) and top(k + run) != KEEP:
             run += 1
