@@ -755,6 +755,33 @@ def test_tune_modes_narrow_a_decode_to_what_it_would_have_given():
     assert kept == ["bar", "quux"]
 
 
+def test_a_decode_pointed_at_the_band_gives_back_the_decode_pointed_at_fewer_words():
+    """``tune_restorer.banded``: from a decode also pointed at the detector's band words (``--point-band``), the
+    candidates proposed at a band word below the floor are gone, and the rest read the evidence of the spans kept
+    (the detector's score, whether they begin a span, the corrector's look at their first word)."""
+    tune = load_script("tune_restorer")
+    # "foo" (0-3) the detector points at (0.9); "baz" (4-7) a band word at 0.3
+    rec = {"spinner": "moby", "spans": [(0, 3, 0.9)], "band": [(4, 7, 0.3)]}
+    cands = [_cand(0, 3, "foo", "bar", 1.0, forced=True, span_start=True, channel=0.6, keep=0.1),
+             _cand(4, 7, "baz", "qux", 0.5, pointed=0.3, forced=True, span_start=True, proposed="corrector",
+                   channel=0.4, keep=0.2),
+             _cand(0, 7, "foo baz", "bar qux", 0.2, pointed=0.9, forced=True, span_start=True, proposed="corrector",
+                   channel=0.6, keep=0.1),
+             _cand(4, 7, "baz", "quux", 0.3, pointed=0.3, span_start=True, channel=0.1, keep=0.2)]  # the model's own
+    rows = [(rec, 0.9, cands)]
+    (_, _, all_kept), = tune.banded(rows, 0.25)
+    assert [c.after for c in all_kept] == ["bar", "qux", "bar qux", "quux"]
+    (_, _, none), = tune.banded(rows, None)
+    # the corrector's run over the band word is gone too (without it the head does not look past "foo")
+    assert [c.after for c in none] == ["bar", "quux"]
+    own = none[1]
+    assert (own.pointed, own.span_start, own.channel, own.keep) == (None, False, None, None)
+    assert (none[0].pointed, none[0].channel) == (0.9, 0.6)
+    assert [c.after for c in tune.banded(rows, 0.35)[0][2]] == ["bar", "quux"]
+    # rows decoded without a band pass through as they are
+    assert tune.banded([({"spinner": "moby"}, 0.9, cands)], None)[0][2] == cands
+
+
 def test_corrector_proposals_and_evidence(decoder):
     """With ``corrector_branches``, the corrector head's originals of each pointed word are scored by the
     restorer as candidates too (``proposed == "corrector"``; a phrase the head would shorten, "got here"
@@ -798,9 +825,10 @@ def test_the_corrector_floor_leaves_out_the_heads_unlikely_originals(decoder):
 
 def test_a_tune_at_another_pointing_threshold_cannot_be_written(monkeypatch, capsys):
     """The shipped decoder reads the detector's own spans, so an operating point tuned on spans at
-    another threshold would not be the one it runs at: measured only."""
+    another threshold (or also at the band's words) would not be the one it runs at: measured only."""
     tune = load_script("tune_restorer")
-    monkeypatch.setattr(sys, "argv", ["tune_restorer.py", "--span-threshold", "0.3", "--write"])
-    with pytest.raises(SystemExit) as exit:
-        tune.main()
-    assert exit.value.code == 2 and "measured, not written" in capsys.readouterr().err
+    for extra in (["--span-threshold", "0.3"], ["--point-band", "0.25"]):
+        monkeypatch.setattr(sys, "argv", ["tune_restorer.py", *extra, "--write"])
+        with pytest.raises(SystemExit) as exit:
+            tune.main()
+        assert exit.value.code == 2 and "measured, not written" in capsys.readouterr().err

@@ -35,6 +35,7 @@ from repair.backends.resources import model_path
 from repair.restore import RERANK_FEATURES, LocalEdit, accepted, pieces, rerank_features
 from repair.restore.rerank import passes_screen
 from repair.restore.edits import Candidate, chosen, ranked, with_leads
+from repair.doc import Span, sigmoid
 
 
 def samples(data: Path, sizes: dict, fit_sizes: dict, seed: int):
@@ -74,13 +75,64 @@ def with_context(rows, context: dict, calibration=None, drop: float = 0.0, seed:
     return out
 
 
-def decode(rep, recs):
-    """(record, sentence score, candidates) for each record, every gate open."""
+def decode(rep, recs, band: float | None = None):
+    """(record, sentence score, candidates) for each record, every gate open. With ``band``, the restorer is
+    also pointed at every word the detector gives at least ``band`` but less than its span threshold, each a
+    span of its own; each record then keeps the detector's spans and those words (``"spans"``, ``"band"``:
+    ``(start, end, p)``), so that :func:`banded` can give back the decode with fewer of them."""
     texts = [r["spun"] for r in recs]
     reports = rep.check_many(texts)
     spans = [[p for s in report.sentences for p in s.spans] for report in reports]
     scores = [report.score if not report.sentences else max(s.alone for s in report.sentences) for report in reports]
+    if band is not None:
+        extra = band_words(rep.detector, reports, band)
+        recs = [dict(r, spans=[(p.start, p.end, p.score) for p in sp], band=[(p.start, p.end, p.score) for p in ex])
+                for r, sp, ex in zip(recs, spans, extra)]
+        spans = [sorted(sp + ex, key=lambda p: p.start) for sp, ex in zip(spans, extra)]
     return [(r, score, cands) for r, score, cands in zip(recs, scores, rep.restorer.candidates_many(texts, spans, scores))]
+
+
+def band_words(detector, reports, low: float) -> list[list[Span]]:
+    """Per report, a one-word span (offsets into its text) at each word of its sentences that the detector gives
+    p(substituted) in ``[low, span_threshold)``: the words it suspects without pointing at them."""
+    sents = [(i, s) for i, report in enumerate(reports) for s in report.sentences]
+    out: list[list[Span]] = [[] for _ in reports]
+    for (i, s), (toks, logits) in zip(sents, detector.word_logits([s.text for _, s in sents])):
+        for t, z in zip(toks, logits):
+            p = sigmoid(z) if z != float("-inf") else 0.0
+            if low <= p < detector.span_threshold:
+                out[i].append(Span(s.start + t.start, s.start + t.end, p, t.text))
+    return out
+
+
+def banded(rows, floor: float | None):
+    """The rows of a ``decode(..., band=...)`` as a decode pointed at the band's words from ``floor`` on only
+    (None: at none of them, the detector's spans alone) would have given them: a candidate proposed at a
+    pointed word (forced: the restorer's branches there, the lexicon's and the corrector's originals) is
+    dropped where no kept span is under it; every other keeps its evidence as the kept spans give it (the
+    detector's score, whether it begins a span, the corrector's look at its first word). A proposal that begins
+    at a dropped word is dropped too, and so is a corrector's proposal over one (its run of first choices ran
+    on through the word: the run that stops before it is lost, which makes the narrower decode approximate)."""
+    out = []
+    for r, s, cands in rows:
+        if "band" not in r:
+            out.append((r, s, cands))
+            continue
+        kept = r["spans"] + [b for b in r["band"] if floor is not None and b[2] >= floor]
+        dropped = [(a, b) for a, b, p in r["band"] if floor is None or p < floor]
+        new = []
+        for c in cands:
+            under = [p for a, b, p in kept if a < c.end and c.start < b]
+            over = [(a, b) for a, b in dropped if a < c.end and c.start < b]
+            if c.forced and (not under or any(a <= c.start < b for a, b in over)
+                             or (c.proposed == "corrector" and over)):
+                continue
+            looked = any(a <= c.start < b for a, b, _ in kept)
+            new.append(replace(c, pointed=max(under) if under else None,
+                               span_start=any(a == c.start for a, _, _ in kept),
+                               **({} if looked else {"channel": None, "keep": None})))
+        out.append((r, s, with_leads(ranked(new))))
+    return out
 
 
 def with_fluency(dec, rows):
@@ -301,6 +353,11 @@ def main():
                     "word too, and give the reranker the head's evidence (measured with and without them)")
     ap.add_argument("--corrector-floor", type=float, default=0.0, help="the corrector's proposals it gives less than "
                     "this probability are not scored (measured on the same decode, and written)")
+    ap.add_argument("--point-band", type=float, default=None, help="also point the restorer at every word the "
+                    "detector gives at least this but less than its span threshold, a span each (measured, not "
+                    "written; the decode keeps them apart, so --band-floor measures fewer on the same decode)")
+    ap.add_argument("--band-floor", type=float, default=None, help="with --point-band: measure the decode pointed "
+                    "at the band's words from this p(substituted) on only (default: at none of them)")
     ap.add_argument("--span-threshold", type=float, default=None,
                     help="word p(substituted) at which the detector points (its default: 0.5); measured, not shipped")
     ap.add_argument("--seed", type=int, default=7)
@@ -323,6 +380,8 @@ def main():
     args = ap.parse_args()
     if args.write and args.span_threshold is not None:
         ap.error("--span-threshold is measured, not written: the shipped decoder is given the detector's own spans")
+    if args.write and args.point_band is not None:
+        ap.error("--point-band is measured, not written: the shipped decoder is given the detector's own spans")
 
     tune, fit, articles = samples(args.data, {False: args.per_spinner, True: args.clean},
                         {False: args.fit_per_spinner, True: args.fit_clean}, args.seed)
@@ -343,10 +402,11 @@ def main():
     key += ("corrector", args.corrector) if args.corrector else ()
     key += ("bf16",) if dec.dtype == dec.torch.bfloat16 else ()  # float32 decodes keep their old key
     key += ("span", args.span_threshold) if args.span_threshold is not None else ()
+    key += ("band", args.point_band) if args.point_band is not None else ()
     if args.candidates and args.candidates.exists() and pickle.loads(args.candidates.read_bytes())[0] == key:
         rows, fit_rows = map(upgraded, pickle.loads(args.candidates.read_bytes())[1])
     else:
-        rows, fit_rows = decode(rep, tune), decode(rep, fit)
+        rows, fit_rows = decode(rep, tune, args.point_band), decode(rep, fit, args.point_band)
         if args.candidates:
             args.candidates.write_bytes(pickle.dumps((key, (rows, fit_rows))))
     if args.fluency is not None:  # annotated apart from the decode, so that windows are compared on the same candidates
@@ -359,6 +419,7 @@ def main():
             rows, fit_rows = with_fluency(dec, rows), with_fluency(dec, fit_rows)
             if cached:
                 cached.write_bytes(pickle.dumps((key, (rows, fit_rows))))
+    rows, fit_rows = banded(rows, args.band_floor), banded(fit_rows, args.band_floor)
     context = contexts(rep, articles)  # the tune rows have their article's context, as in a fix of it
     calibration = rep.detector.context
     rows = with_context(rows, context, calibration)
